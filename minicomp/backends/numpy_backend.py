@@ -1,0 +1,226 @@
+"""The reference backend: every Op as numpy code, one readable Python function per kernel.
+
+Low-precision floats (float16, bfloat16) are computed in float32 and rounded after every op, which is
+what eager torch does on CPU; so this backend is the definition of a right answer for the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import numpy as np
+import sympy
+import torch
+
+from minicomp.backends import numpy_runtime as rt
+from minicomp.ir import DType, Graph, Kernel, Node, Op, Value
+from minicomp.ir.ops import BINARY, COMPARISON, LAYOUT, REDUCTION, UNARY
+from minicomp.ir.printer import format_node
+
+NUMPY_UNARY = {
+    Op.NEG: "np.negative", Op.ABS: "np.abs", Op.EXP: "np.exp", Op.LOG: "np.log", Op.LOG1P: "np.log1p",
+    Op.EXPM1: "np.expm1", Op.SQRT: "np.sqrt", Op.RECIPROCAL: "np.reciprocal", Op.SIN: "np.sin",
+    Op.COS: "np.cos", Op.TAN: "np.tan", Op.TANH: "np.tanh", Op.ATAN: "np.arctan", Op.ERF: "rt.erf",
+    Op.FLOOR: "np.floor", Op.CEIL: "np.ceil", Op.TRUNC: "np.trunc", Op.ROUND: "np.round",
+    Op.SIGN: "rt.sign", Op.LOGICAL_NOT: "np.logical_not", Op.BITWISE_NOT: "np.invert",
+}
+NUMPY_BINARY = {
+    Op.ADD: "np.add", Op.SUB: "np.subtract", Op.MUL: "np.multiply", Op.DIV: "np.divide",
+    Op.FLOORDIV: "np.floor_divide", Op.REMAINDER: "np.remainder", Op.FMOD: "np.fmod", Op.POW: "np.power",
+    Op.MAXIMUM: "np.maximum", Op.MINIMUM: "np.minimum", Op.ATAN2: "np.arctan2",
+    Op.BITWISE_AND: "np.bitwise_and", Op.BITWISE_OR: "np.bitwise_or", Op.BITWISE_XOR: "np.bitwise_xor",
+    Op.EQ: "np.equal", Op.NE: "np.not_equal", Op.LT: "np.less", Op.LE: "np.less_equal",
+    Op.GT: "np.greater", Op.GE: "np.greater_equal",
+}
+NUMPY_REDUCTION = {Op.SUM: "np.sum", Op.PROD: "np.prod", Op.MAX: "np.max", Op.MIN: "np.min"}
+
+
+def numpy_dtype(dtype: DType) -> str:
+    """The spelling of `dtype` in generated code."""
+    return "rt.bfloat16" if dtype is DType.BFLOAT16 else f"np.{'bool_' if dtype is DType.BOOL else dtype.full_name}"
+
+
+def size(expr: Any) -> str:
+    """A size expression as Python code over the bound size symbols (s0, s1, ...)."""
+    expr = sympy.sympify(expr)
+    if expr.is_Integer:
+        return str(int(expr))
+    return f"int({sympy.pycode(expr)})"
+
+
+def sizes(shape) -> str:
+    return "(" + "".join(f"{size(s)}, " for s in shape) + ")"
+
+
+def node_code(node: Node, args: list[str]) -> str:
+    """The numpy expression computing the (single) output of `node` from argument names."""
+    op, out = node.op, node.outputs[0]
+    low = any(isinstance(v, Value) and v.dtype.is_low_precision for v in node.inputs)
+    if op in UNARY or op in BINARY or op in COMPARISON:
+        function = NUMPY_UNARY.get(op) or NUMPY_BINARY[op]
+        if op is Op.RSQRT:
+            function = "np.reciprocal(np.sqrt"
+        operands = [f"rt.up({a})" for a in args] if low else args
+        call = f"{function}({', '.join(operands)})" + (")" if op is Op.RSQRT else "")
+        return f"{call}.astype({numpy_dtype(out.dtype)})" if low or op in (Op.DIV, Op.POW) else call
+    if op is Op.WHERE:
+        return f"np.where({args[0]}, {args[1]}, {args[2]})"
+    if op is Op.CAST:
+        return f"np.asarray({args[0]}).astype({numpy_dtype(node.attrs['dtype'])})"
+    if op in REDUCTION:
+        return _reduction_code(node, args, low)
+    if op in LAYOUT:
+        return _layout_code(node, args)
+    if op is Op.FULL:
+        return f"np.full({sizes(node.attrs['shape'])}, {node.attrs['value']!r}, dtype={numpy_dtype(out.dtype)})"
+    if op is Op.IOTA:
+        start, step = node.attrs["start"], node.attrs["step"]
+        return (f"({start!r} + {step!r} * np.arange({size(node.attrs['length'])}, dtype=np.float64 if "
+                f"{out.dtype.is_float} else np.int64)).astype({numpy_dtype(out.dtype)})")
+    if op is Op.GATHER:
+        return f"rt.gather({args[0]}, {node.attrs['axis']}, {args[1]})"
+    if op is Op.SCATTER_ADD:
+        return f"rt.scatter_add({args[0]}, {node.attrs['axis']}, {args[1]}, {args[2]})"
+    if op is Op.MATMUL:
+        if low:
+            return f"np.matmul(rt.up({args[0]}), rt.up({args[1]})).astype({numpy_dtype(out.dtype)})"
+        return f"np.matmul({args[0]}, {args[1]})"
+    if op is Op.CONV:
+        a = node.attrs
+        bias = args[2] if len(args) > 2 else "None"
+        operands = [f"rt.up({x})" if low and x != "None" else x for x in (args[0], args[1], bias)]
+        return (f"rt.conv({', '.join(operands)}, stride={a['stride']}, padding={a['padding']}, "
+                f"dilation={a['dilation']}, groups={a['groups']}).astype({numpy_dtype(out.dtype)})")
+    raise NotImplementedError(f"numpy backend has no code for {op.value}")
+
+
+def _reduction_code(node: Node, args: list[str], low: bool) -> str:
+    out, attrs = node.outputs[0], node.attrs
+    operand = f"rt.up({args[0]})" if low else args[0]
+    keepdims = attrs["keepdim"]
+    if node.op in (Op.ARGMAX, Op.ARGMIN):
+        function = "np.argmax" if node.op is Op.ARGMAX else "np.argmin"
+        return f"{function}({operand}, axis={attrs['axes'][0]}, keepdims={keepdims}).astype(np.int64)"
+    axes = tuple(attrs["axes"])
+    dtype_arg = f", dtype={numpy_dtype(out.dtype) if not low else 'np.float32'}" if node.op in (Op.SUM, Op.PROD) else ""
+    code = f"{NUMPY_REDUCTION[node.op]}({operand}, axis={axes}, keepdims={keepdims}{dtype_arg})"
+    return f"np.asarray({code}).astype({numpy_dtype(out.dtype)})"
+
+
+def _layout_code(node: Node, args: list[str]) -> str:
+    attrs, x = node.attrs, args[0]
+    if node.op is Op.RESHAPE:
+        return f"np.reshape({x}, {sizes(attrs['shape'])})"
+    if node.op is Op.PERMUTE:
+        return f"np.transpose({x}, {tuple(attrs['dims'])})"
+    if node.op is Op.EXPAND:
+        return f"np.broadcast_to({x}, {sizes(attrs['shape'])})"
+    if node.op is Op.SLICE:
+        index = "".join(":, " for _ in range(attrs["axis"]))
+        return f"{x}[{index}{size(attrs['start'])}:{size(attrs['stop'])}:{size(attrs['step'])}]"
+    if node.op is Op.CAT:
+        return f"np.concatenate([{', '.join(args)}], axis={attrs['axis']})"
+    if node.op is Op.PAD:
+        pads = "[" + ", ".join(f"({size(lo)}, {size(hi)})" for lo, hi in attrs["pads"]) + "]"
+        return f"np.pad({x}, {pads}, constant_values={attrs['value']!r})"
+    raise AssertionError(node.op)
+
+
+@dataclasses.dataclass
+class NumpyProgram:
+    """Generated source plus the function it defines: numpy arrays (and ints for sizes) in, arrays out."""
+
+    source: str
+    function: Callable
+    num_kernels: int
+
+
+def generate(graph: Graph) -> NumpyProgram:
+    """Python source for `graph`: a function per kernel and a `program` that calls them in order."""
+    kernels: list[str] = []
+    body: list[str] = []
+    fallbacks: list[tuple] = []
+    body += _bind_sizes(graph)
+    for item in graph.nodes:
+        nodes = item.nodes if isinstance(item, Kernel) else [item]
+        if isinstance(item, Kernel) or not _is_free(item):
+            name = item.name if isinstance(item, Kernel) else f"kernel_{item.outputs[0].name}"
+            if nodes[0].op is Op.FALLBACK:
+                body.append(_fallback_line(nodes[0], fallbacks))
+                continue
+            reads = item.inputs if isinstance(item, Kernel) else _unique(item.inputs)
+            writes = item.outputs
+            kernels.append(_kernel_function(name, nodes, reads, writes))
+            call = f"{name}({', '.join(v.name for v in reads)})"
+            targets = ", ".join(v.name for v in writes)
+            body.append(f"{targets} = {call}")
+        else:
+            body.append(f"{item.outputs[0].name} = {node_code(item, [v.name for v in item.inputs])}")
+    outputs = ", ".join("None" if o is None else (o.name if isinstance(o, Value) else size(o)) for o in graph.outputs)
+    body.append(f"return [{outputs}]")
+    params = ", ".join(v.name if isinstance(v, Value) else str(v) for v in graph.inputs)
+    source = "\n\n".join(kernels + [f"def program({params}):\n" + "\n".join("    " + line for line in body)]) + "\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(f"import numpy as np\nfrom minicomp.backends import numpy_runtime as rt\n{source}",
+                 f"<minicomp {graph.name}>", "exec"), namespace)
+    namespace["FALLBACKS"] = fallbacks
+    return NumpyProgram(source, namespace["program"], len(kernels))
+
+
+def compile_numpy(graph: Graph) -> tuple[NumpyProgram, Callable[[list], list]]:
+    """The generated program and a runner taking torch tensors (and ints) and returning torch tensors."""
+    program = generate(graph)
+
+    def run(args: list) -> list:
+        devices = [a.device for a in args if isinstance(a, torch.Tensor)]
+        device = devices[0] if devices else torch.device("cpu")
+        arrays = [rt.to_numpy(a) if isinstance(a, torch.Tensor) else a for a in args]
+        with np.errstate(all="ignore"):
+            results = program.function(*arrays)
+        return [rt.to_torch(r, device) if isinstance(r, (np.ndarray, np.generic)) else r for r in results]
+
+    return program, run
+
+
+def _is_free(node: Node) -> bool:
+    """Views cost no kernel of their own: they are index arithmetic on the buffer they view."""
+    return node.op in (Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.SLICE)
+
+
+def _unique(values: list[Value]) -> list[Value]:
+    seen: dict[int, Value] = {}
+    for value in values:
+        seen.setdefault(id(value), value)
+    return list(seen.values())
+
+
+def _kernel_function(name: str, nodes: list[Node], reads: list[Value], writes: list[Value]) -> str:
+    lines = [f"def {name}({', '.join(v.name for v in reads)}):"]
+    for node in nodes:
+        lines.append(f"    #{format_node(node, indent=' ').split('  #')[0]}")
+        lines.append(f"    {node.outputs[0].name} = {node_code(node, [v.name for v in node.inputs])}")
+    lines.append(f"    return {', '.join(v.name for v in writes)}")
+    return "\n".join(lines)
+
+
+def _fallback_line(node: Node, fallbacks: list) -> str:
+    index = len(fallbacks)
+    fallbacks.append((node.attrs["args"], node.attrs["kwargs"]))
+    values = "{" + ", ".join(f"{v.name!r}: {v.name}" for v in _unique(node.inputs)) + "}"
+    targets = "".join(f"{v.name}, " for v in node.outputs)
+    return (f"{targets}= rt.call_torch({node.attrs['target']!r}, *FALLBACKS[{index}], {values}, SIZES)"
+            f"  # fallback: runs in torch")
+
+
+def _bind_sizes(graph: Graph) -> list[str]:
+    """Lines binding each size symbol from an input's shape, so size expressions can be evaluated."""
+    bound = {str(v) for v in graph.inputs if not isinstance(v, Value)}
+    lines = []
+    for value in graph.tensor_inputs:
+        for axis, dim in enumerate(value.shape):
+            if isinstance(dim, sympy.Symbol) and str(dim) not in bound:
+                bound.add(str(dim))
+                lines.append(f"{dim} = {value.name}.shape[{axis}]")
+    lines.append("SIZES = {" + ", ".join(f"{s!r}: {s}" for s in sorted(bound)) + "}")
+    return lines

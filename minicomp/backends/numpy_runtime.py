@@ -1,0 +1,112 @@
+"""Helpers the generated numpy programs call: torch <-> numpy, and the ops numpy lacks as one call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+import scipy.special
+import sympy
+import torch
+from torch.utils._pytree import tree_flatten, tree_map
+
+from minicomp.ir import Value
+
+bfloat16 = np.dtype(ml_dtypes.bfloat16)
+erf = scipy.special.erf
+
+
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """A numpy view of a CPU tensor (a copy for other devices); bfloat16 through ml_dtypes."""
+    tensor = tensor.detach()
+    if tensor.device.type != "cpu":
+        tensor = tensor.cpu()
+    if tensor.dtype == torch.bfloat16:
+        return tensor.view(torch.int16).numpy().view(bfloat16)
+    return tensor.numpy()
+
+
+def to_torch(array: Any, device: torch.device) -> torch.Tensor:
+    """A fresh contiguous tensor holding `array`."""
+    array = np.ascontiguousarray(np.asarray(array))
+    if not array.flags.writeable or array.base is not None:
+        array = array.copy()
+    if array.dtype == bfloat16:
+        tensor = torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
+    else:
+        tensor = torch.from_numpy(array)
+    return tensor if device.type == "cpu" else tensor.to(device)
+
+
+def up(array: np.ndarray) -> np.ndarray:
+    """float16/bfloat16 -> float32: torch computes low-precision ops in float32 and rounds the result."""
+    return array.astype(np.float32)
+
+
+def sign(array: np.ndarray) -> np.ndarray:
+    """torch.sign: like numpy's, except that sign(nan) is 0."""
+    if array.dtype.kind != "f":
+        return np.sign(array)
+    return (array > 0).astype(array.dtype) - (array < 0).astype(array.dtype)
+
+
+def gather(array: np.ndarray, axis: int, index: np.ndarray) -> np.ndarray:
+    """torch.gather: index may be smaller than the input along the other axes."""
+    window = tuple(slice(0, n) if d != axis else slice(None) for d, n in enumerate(index.shape))
+    return np.take_along_axis(array[window], index, axis)
+
+
+def scatter_add(array: np.ndarray, axis: int, index: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """torch.scatter_add (out of place): out[..., index[i], ...] += source[i] along `axis`."""
+    result = array.copy()
+    positions = list(np.indices(index.shape, sparse=True))
+    positions[axis] = index
+    np.add.at(result, tuple(positions), source)
+    return result
+
+
+def conv(x: np.ndarray, weight: np.ndarray, bias: Any, stride, padding, dilation, groups: int) -> np.ndarray:
+    """N-d cross-correlation with torch's conv semantics (groups, stride, padding, dilation)."""
+    spatial = x.ndim - 2
+    x = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in padding])
+    batch, in_channels = x.shape[:2]
+    out_channels, group_in = weight.shape[:2]
+    kernel = weight.shape[2:]
+    out_sizes = [(x.shape[2 + i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in range(spatial)]
+    window = [dilation[i] * (kernel[i] - 1) + 1 for i in range(spatial)]
+    patches = np.lib.stride_tricks.sliding_window_view(x, window, axis=tuple(range(2, 2 + spatial)))
+    select = tuple(slice(None, None) for _ in range(2))
+    select += tuple(slice(0, out_sizes[i] * stride[i], stride[i]) for i in range(spatial))
+    select += tuple(slice(None, None, dilation[i]) for i in range(spatial))
+    patches = patches[select]  # batch, in, out..., kernel...
+    patches = patches.reshape(batch, groups, group_in, *out_sizes, *kernel)
+    weight = weight.reshape(groups, out_channels // groups, group_in, *kernel)
+    letters = "hijk"[:spatial]
+    kernel_letters = "uvwx"[:spatial]
+    spec = f"ngc{letters}{kernel_letters},goc{kernel_letters}->ngo{letters}"
+    out = np.einsum(spec, patches, weight, optimize=True)
+    out = out.reshape(batch, out_channels, *out_sizes)
+    if bias is not None:
+        out = out + bias.reshape((1, out_channels) + (1,) * spatial)
+    return out
+
+
+CPU = torch.device("cpu")
+
+
+def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict) -> list[np.ndarray]:
+    """Run ATen op `target` with torch: the fallback for ops outside the primitive set."""
+    namespace, name, overload = target.split(".")
+    function = getattr(getattr(getattr(torch.ops, namespace), name), overload)
+
+    def to_tensor(leaf: Any) -> Any:
+        if isinstance(leaf, Value):
+            return to_torch(values[leaf.name], CPU)
+        if isinstance(leaf, sympy.Basic):
+            number = leaf.subs({symbol: sizes[str(symbol)] for symbol in leaf.free_symbols})
+            return int(number) if number.is_integer else float(number)
+        return leaf
+
+    result = function(*tree_map(to_tensor, args), **tree_map(to_tensor, kwargs))
+    return [to_numpy(t) for t in tree_flatten(result)[0] if isinstance(t, torch.Tensor)]

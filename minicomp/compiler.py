@@ -1,0 +1,103 @@
+"""Compile one FX graph from AOTAutograd: lower, run the pass pipeline, generate code, report."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Sequence
+
+import sympy
+import torch
+from functorch.compile import make_boxed_func
+
+from minicomp import report as reports
+from minicomp.backends.numpy_backend import compile_numpy
+from minicomp.dump import Dumper
+from minicomp.errors import BackendUnavailableError, UnsupportedOpError
+from minicomp.frontend.lower import lower_fx
+from minicomp.ir.graph import Graph, Value
+from minicomp.ir.verify import verify
+from minicomp.options import Options
+from minicomp.passes import cost
+from minicomp.passes.pipeline import run_pipeline
+
+
+def compile_fx_module(gm: torch.fx.GraphModule, example_inputs: Sequence, options: Options,
+                      kind: str) -> Callable:
+    """A boxed callable computing `gm` with minicomp; records a CompileReport."""
+    start = time.perf_counter()
+    graph_id = reports.next_graph_id()
+    name = f"{kind}_{graph_id}"
+    target = choose_target(options, example_inputs)
+    dump = Dumper(options.dump_dir, name)
+    dump.text("aten_fx.txt", gm.code)
+    report = reports.CompileReport(graph_id=graph_id, kind=kind, target=target, dump_dir=dump.folder)
+    try:
+        lowered = lower_fx(gm, name, allow_fallback=options.fallback)
+    except UnsupportedOpError as error:
+        if not options.fallback:
+            raise
+        return _whole_graph_fallback(gm, report, str(error), start)
+    graph = lowered.graph
+    dump.graph("lowered", graph)
+    graph, report.pass_seconds = run_pipeline(
+        graph, enabled=lambda option: getattr(options, option), after_pass=dump.graph, check=verify)
+    codegen_start = time.perf_counter()
+    program, run = compile_numpy(graph)
+    report.pass_seconds["codegen"] = time.perf_counter() - codegen_start
+    dump.text("program.py", program.source)
+    _fill_costs(report, graph, _size_hints(graph, example_inputs))
+    report.fallback_ops = lowered.fallback_ops
+    report.fallback_reasons = lowered.fallback_reasons
+    report.compile_seconds = time.perf_counter() - start
+    reports.record(report)
+    dump.text("report.json", report.to_json())
+    run._boxed_call = True
+    return run
+
+
+def choose_target(options: Options, example_inputs: Sequence) -> str:
+    """Resolve target="auto": numpy unless the inputs are on CUDA and a GPU backend exists."""
+    if options.target == "triton":
+        raise BackendUnavailableError("target='triton' is not available yet in this version of minicomp; "
+                                      "use target='numpy' (or 'auto')")
+    return "numpy"
+
+
+def _fill_costs(report: reports.CompileReport, graph: Graph, hints: dict) -> None:
+    units = cost.costs(graph, hints)
+    report.kernels = [reports.KernelReport(u.name, u.ops, u.bytes_read, u.bytes_written) for u in units if not u.extern]
+    report.num_kernels = len(report.kernels)
+    report.num_extern = sum(1 for u in units if u.extern)
+    report.bytes_moved = sum(u.bytes_read + u.bytes_written for u in units)
+    report.naive_bytes_moved = report.bytes_moved
+    report.naive_peak_bytes = cost.naive_peak_bytes(graph, hints)
+    report.peak_bytes = report.naive_peak_bytes
+
+
+def _size_hints(graph: Graph, example_inputs: Sequence) -> dict:
+    """Example values for size symbols, read off the example inputs."""
+    hints = {}
+    for value, example in zip(graph.inputs, example_inputs):
+        if isinstance(value, Value) and isinstance(example, torch.Tensor):
+            for dim, actual in zip(value.shape, example.shape):
+                if isinstance(dim, sympy.Symbol):
+                    hints[str(dim)] = _hint(actual)
+        elif isinstance(value, sympy.Symbol):
+            hints[str(value)] = _hint(example)
+    return hints
+
+
+def _hint(size) -> int:
+    if isinstance(size, torch.SymInt):
+        return int(size.node.hint) if size.node.hint is not None else 1
+    return int(size)
+
+
+def _whole_graph_fallback(gm, report, reason: str, start: float) -> Callable:
+    """Run the whole FX graph with torch, and say so in the report."""
+    report.fallback_ops = ["<whole graph>"]
+    report.fallback_reasons = {"<whole graph>": reason}
+    report.num_extern = 1
+    report.compile_seconds = time.perf_counter() - start
+    reports.record(report)
+    return make_boxed_func(gm.forward)

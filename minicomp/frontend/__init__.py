@@ -1,0 +1,1 @@
+"""The only package that talks to torch.fx, Dynamo and AOTAutograd."""

@@ -1,0 +1,165 @@
+"""FX graph (ATen, after decomposition) -> ir.Graph; anything the lowering table lacks becomes a fallback node."""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+import os
+from typing import Any
+
+import sympy
+import torch
+import torch.fx
+from torch.utils._pytree import tree_flatten, tree_map
+
+from minicomp.errors import UnsupportedOpError
+from minicomp.frontend import lowerings  # noqa: F401  (fills LOWERINGS)
+from minicomp.frontend.lowerings.common import LOWERINGS, Context, Unsupported, ir_dtype, sym
+from minicomp.ir import Graph, Value
+from minicomp.ir.ops import ShapeError
+from minicomp.ir.printer import format_type
+
+
+@dataclasses.dataclass
+class Lowered:
+    """The IR graph plus what had to fall back to torch, and why."""
+
+    graph: Graph
+    fallback_ops: list[str]
+    fallback_reasons: dict[str, str]
+
+
+def lower_fx(gm: torch.fx.GraphModule, name: str, allow_fallback: bool) -> Lowered:
+    """Translate every node of `gm`; see the module docstring for what happens to unknown ops."""
+    graph = Graph(name)
+    ctx = Context(graph)
+    env: dict[torch.fx.Node, Any] = {}
+    fallback_ops: list[str] = []
+    reasons: dict[str, str] = {}
+    for node in gm.graph.nodes:
+        graph.source = source_line(node)
+        if node.op == "placeholder":
+            env[node] = _lower_placeholder(graph, node)
+        elif node.op == "output":
+            graph.outputs = [_as_output(env, arg) for arg in tree_flatten(node.args[0])[0]]
+        elif node.op == "call_function":
+            if isinstance(node.meta.get("val"), (torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool)):
+                env[node] = _symbolic_scalar(node)
+            elif node.target is operator.getitem:
+                env[node] = env[node.args[0]][node.args[1]]
+            else:
+                env[node] = _lower_call(ctx, env, node, allow_fallback, fallback_ops, reasons)
+        else:
+            raise UnsupportedOpError(f"FX node kind {node.op!r} ({node.name}) is not supported",
+                                     op=str(node.target), source=source_line(node))
+    return Lowered(graph, fallback_ops, reasons)
+
+
+def source_line(node: torch.fx.Node) -> str:
+    """`file.py:12 in forward` for the user's innermost frame recorded by Dynamo, or ''."""
+    trace = node.meta.get("stack_trace") or ""
+    frames = [line.strip() for line in trace.splitlines() if line.strip().startswith("File ")]
+    if not frames:
+        return ""
+    parts = frames[-1].split(", ")  # File "path", line N, in fn
+    path = parts[0][len('File "'):-1]
+    line = parts[1].replace("line ", "") if len(parts) > 1 else "?"
+    function = parts[2].replace("in ", "") if len(parts) > 2 else "?"
+    return f"{os.path.basename(path)}:{line} in {function}"
+
+
+def _lower_placeholder(graph: Graph, node: torch.fx.Node) -> Any:
+    value = node.meta.get("val")
+    if isinstance(value, torch.Tensor):
+        try:
+            dtype = ir_dtype(value.dtype)
+        except Unsupported as error:
+            raise UnsupportedOpError(f"input {node.name}: {error}", op="placeholder", source="") from None
+        return graph.add_input(node.name, dtype, [sym(s) for s in value.shape])
+    if isinstance(value, torch.SymInt):
+        expr = value.node.expr
+        if not isinstance(expr, sympy.Symbol):
+            raise UnsupportedOpError(f"size input {node.name} = {expr} is not a plain symbol", op="placeholder",
+                                     source="")
+        return graph.add_symbol_input(expr)
+    raise UnsupportedOpError(f"input {node.name} of type {type(value).__name__}", op="placeholder", source="")
+
+
+def _symbolic_scalar(node: torch.fx.Node) -> Any:
+    value = node.meta["val"]
+    if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        return value.node.expr
+    return value
+
+
+def _as_output(env: dict, arg: Any) -> Any:
+    if isinstance(arg, torch.fx.Node):
+        result = env[arg]
+        if isinstance(result, (Value, sympy.Basic)) or result is None:
+            return result
+        if isinstance(result, (int, float, bool)):
+            return sympy.sympify(result)
+        raise UnsupportedOpError(f"graph output {arg.name} is a {type(result).__name__}", op="output", source="")
+    if arg is None or isinstance(arg, (int, float, bool)):
+        return None if arg is None else sympy.sympify(arg)
+    raise UnsupportedOpError(f"graph output {arg!r}", op="output", source="")
+
+
+def _lower_call(ctx: Context, env: dict, node: torch.fx.Node, allow_fallback: bool,
+                fallback_ops: list, reasons: dict) -> Any:
+    args = tree_map(lambda a: env[a] if isinstance(a, torch.fx.Node) else a, node.args)
+    kwargs = tree_map(lambda a: env[a] if isinstance(a, torch.fx.Node) else a, dict(node.kwargs))
+    name = str(node.target)
+    lowering = LOWERINGS.get(node.target)
+    if lowering is None:
+        reason = "no lowering to primitives"
+    else:
+        ctx.fx_node = node
+        try:
+            result = lowering(ctx, *args, **kwargs)
+            _check_against_meta(result, node.meta.get("val"))
+            return result
+        except (Unsupported, ShapeError) as error:
+            reason = str(error) or type(error).__name__
+    if not allow_fallback:
+        raise UnsupportedOpError(f"{name} cannot be lowered to minicomp primitives ({reason}); "
+                                 "pass options={'fallback': True} to run it with torch",
+                                 op=name, source=source_line(node))
+    fallback_ops.append(name)
+    reasons.setdefault(name, reason)
+    return _fallback(ctx.graph, node, name, args, kwargs)
+
+
+def _check_against_meta(result: Any, meta: Any) -> None:
+    """A lowering must produce exactly the dtypes and shapes torch computed; else fall back, never run wrong."""
+    results, _ = tree_flatten(result)
+    metas, _ = tree_flatten(meta)
+    if len(results) != len(metas):
+        raise Unsupported(f"lowering produced {len(results)} outputs, torch has {len(metas)}")
+    for value, expected in zip(results, metas):
+        if isinstance(expected, torch.Tensor):
+            shape = tuple(sym(s) for s in expected.shape)
+            same = (isinstance(value, Value) and len(value.shape) == len(shape)
+                    and all(sympy.simplify(a - b) == 0 for a, b in zip(value.shape, shape))
+                    and value.dtype == ir_dtype(expected.dtype))
+            if not same:
+                got = format_type(value) if isinstance(value, Value) else repr(value)
+                raise Unsupported(f"lowering produced {got}, torch expects {expected.dtype}{list(shape)}")
+
+
+def _fallback(graph: Graph, node: torch.fx.Node, name: str, args: Any, kwargs: Any) -> Any:
+    if not name.startswith(("aten.", "prims.")):
+        raise UnsupportedOpError(f"{name} is not an ATen op and cannot be run as a fallback", op=name,
+                                 source=source_line(node))
+    inputs = [leaf for leaf in tree_flatten((args, kwargs))[0] if isinstance(leaf, Value)]
+    metas, spec = tree_flatten(node.meta.get("val"))
+    types = []
+    for meta in metas:
+        if not isinstance(meta, torch.Tensor):
+            raise UnsupportedOpError(f"{name} returns a {type(meta).__name__}", op=name, source=source_line(node))
+        try:
+            types.append((ir_dtype(meta.dtype), [sym(s) for s in meta.shape]))
+        except Unsupported as error:
+            raise UnsupportedOpError(f"{name}: {error}", op=name, source=source_line(node)) from None
+    outputs = graph.add_fallback(name, args, kwargs, inputs, types)
+    return spec.unflatten(outputs) if not isinstance(node.meta.get("val"), torch.Tensor) else outputs[0]

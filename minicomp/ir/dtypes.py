@@ -1,0 +1,60 @@
+"""The tensor element types the IR knows, named like torch's, with their byte sizes."""
+
+from __future__ import annotations
+
+import enum
+
+
+class DType(enum.Enum):
+    """An element type; `value` is the short name used in dumps (f32, bf16, i64, ...)."""
+
+    BOOL = "b8"
+    UINT8 = "u8"
+    INT8 = "i8"
+    INT16 = "i16"
+    INT32 = "i32"
+    INT64 = "i64"
+    FLOAT16 = "f16"
+    BFLOAT16 = "bf16"
+    FLOAT32 = "f32"
+    FLOAT64 = "f64"
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return _ITEMSIZE[self]
+
+    @property
+    def is_float(self) -> bool:
+        return self in (DType.FLOAT16, DType.BFLOAT16, DType.FLOAT32, DType.FLOAT64)
+
+    @property
+    def is_low_precision(self) -> bool:
+        """Types that torch computes in float32 and rounds after every op."""
+        return self in (DType.FLOAT16, DType.BFLOAT16)
+
+    @property
+    def is_integer(self) -> bool:
+        return self in (DType.UINT8, DType.INT8, DType.INT16, DType.INT32, DType.INT64)
+
+    @property
+    def full_name(self) -> str:
+        """The torch/numpy spelling: float32, bfloat16, int64, bool."""
+        return self.name.lower()
+
+    def __repr__(self) -> str:
+        return self.value
+
+
+_ITEMSIZE = {
+    DType.BOOL: 1,
+    DType.UINT8: 1,
+    DType.INT8: 1,
+    DType.INT16: 2,
+    DType.INT32: 4,
+    DType.INT64: 8,
+    DType.FLOAT16: 2,
+    DType.BFLOAT16: 2,
+    DType.FLOAT32: 4,
+    DType.FLOAT64: 8,
+}

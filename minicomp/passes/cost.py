@@ -1,0 +1,72 @@
+"""Traffic and memory accounting over a graph: what each kernel reads and writes, and buffer totals."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import sympy
+
+from minicomp.ir.graph import Graph, Kernel, Node, Value
+from minicomp.ir.ops import EXTERN, VIEW
+
+
+@dataclasses.dataclass
+class KernelCost:
+    """A unit the backend launches: its name, ops, and bytes it moves (extern calls included)."""
+
+    name: str
+    ops: list[str]
+    bytes_read: int
+    bytes_written: int
+    extern: bool
+
+
+def launch_units(graph: Graph) -> list:
+    """What runs as one launch: each Kernel, and each unfused node that is not a free view."""
+    return [item for item in graph.nodes if isinstance(item, Kernel) or item.op not in VIEW]
+
+
+def unit_name(item) -> str:
+    return item.name if isinstance(item, Kernel) else f"kernel_{item.outputs[0].name}"
+
+
+def costs(graph: Graph, hints: dict) -> list[KernelCost]:
+    """Bytes read and written per launch unit, with symbolic sizes evaluated at `hints`."""
+    storage = _view_roots(graph)
+    result = []
+    for item in launch_units(graph):
+        nodes = item.nodes if isinstance(item, Kernel) else [item]
+        reads = {id(storage.get(id(v), v)): storage.get(id(v), v) for v in item.inputs}
+        read = sum(evaluate(v.nbytes, hints) for v in reads.values())
+        written = sum(evaluate(v.nbytes, hints) for v in item.outputs)
+        extern = not isinstance(item, Kernel) and item.op in EXTERN
+        result.append(KernelCost(unit_name(item), [n.op.value for n in nodes], read, written, extern))
+    return result
+
+
+def naive_peak_bytes(graph: Graph, hints: dict) -> int:
+    """Memory if every intermediate buffer got its own allocation for the whole call."""
+    inputs = {id(v) for v in graph.tensor_inputs}
+    return sum(evaluate(v.nbytes, hints) for item in launch_units(graph) for v in item.outputs if id(v) not in inputs)
+
+
+def evaluate(expr, hints: dict) -> int:
+    """An integer from a size expression, substituting example sizes for symbols."""
+    expr = sympy.sympify(expr)
+    if expr.free_symbols:
+        expr = expr.subs({s: hints.get(str(s), 1) for s in expr.free_symbols})
+    return int(expr)
+
+
+def _view_roots(graph: Graph) -> dict[int, Value]:
+    """For each value made by a chain of views, the buffer it reads (views move no bytes)."""
+    roots: dict[int, Value] = {}
+    for node in graph.all_nodes():
+        if node.op in VIEW:
+            source = node.inputs[0]
+            roots[id(node.output)] = roots.get(id(source), source)
+    return roots
+
+
+def is_extern(node: Node) -> bool:
+    return node.op in EXTERN

@@ -1,0 +1,43 @@
+"""PIPELINE lists the passes in order; run_pipeline runs, times, verifies and dumps each one."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, NamedTuple, Optional
+
+from minicomp.ir.graph import Graph
+from minicomp.passes.cse import cse
+from minicomp.passes.dce import dce
+from minicomp.passes.fold import fold
+
+
+class Pass(NamedTuple):
+    """A named Graph -> Graph function; `option` names the Options flag that can turn it off."""
+
+    name: str
+    run: Callable[[Graph], Graph]
+    option: Optional[str] = None
+
+
+PIPELINE: list[Pass] = [
+    Pass("dce", dce),
+    Pass("cse", cse),
+    Pass("fold", fold),
+    Pass("dce_after_fold", dce),
+]
+
+
+def run_pipeline(graph: Graph, enabled: Callable[[str], bool] = lambda option: True,
+                 after_pass: Callable[[str, Graph], None] = lambda name, graph: None,
+                 check: Callable[[Graph], None] = lambda graph: None) -> tuple[Graph, dict[str, float]]:
+    """Run every enabled pass; return the final graph and seconds spent per pass."""
+    seconds: dict[str, float] = {}
+    for step in PIPELINE:
+        if step.option is not None and not enabled(step.option):
+            continue
+        start = time.perf_counter()
+        graph = step.run(graph)
+        seconds[step.name] = time.perf_counter() - start
+        check(graph)
+        after_pass(step.name, graph)
+    return graph, seconds

@@ -1,0 +1,46 @@
+"""The one helper passes share: rebuild a graph node by node, letting a rule replace a node's output."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Optional
+
+from minicomp.ir.graph import Graph, Kernel, Node, Value
+
+Rule = Callable[[Node, Graph], Optional[Value]]
+
+
+def rebuild(graph: Graph, rule: Rule) -> Graph:
+    """A new graph where each node (inputs remapped) is offered to `rule`.
+
+    The rule returns a Value to use instead of the node's output (it may add nodes to the new graph
+    first), or None to keep the node.
+    """
+    new = graph.copy_shell()
+    remap: dict[int, Value] = {}
+
+    def mapped(value: Value) -> Value:
+        return remap.get(id(value), value)
+
+    for item in graph.nodes:
+        if isinstance(item, Kernel):
+            new.nodes.append(item)  # passes that rewrite nodes run before fusion builds kernels
+            continue
+        node = dataclasses.replace(item, inputs=[mapped(v) for v in item.inputs])
+        new.source = node.source
+        replacement = rule(node, new)
+        if replacement is None:
+            new.nodes.append(node)
+        else:
+            remap[id(node.output)] = replacement
+    new.outputs = [mapped(o) if isinstance(o, Value) else o for o in graph.outputs]
+    return new
+
+
+def users(graph: Graph) -> dict[int, list[Node]]:
+    """For each value (by id), the nodes that read it."""
+    result: dict[int, list[Node]] = {}
+    for node in graph.all_nodes():
+        for value in node.inputs:
+            result.setdefault(id(value), []).append(node)
+    return result

@@ -1,0 +1,71 @@
+"""CompileReport: what each compiled graph became (kernels, fallbacks, bytes, memory, pass times)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Optional
+
+_REPORTS: list["CompileReport"] = []
+
+
+@dataclasses.dataclass
+class KernelReport:
+    """One launched kernel: its name, the primitive ops inside, the bytes it reads and writes."""
+
+    name: str
+    ops: list[str]
+    bytes_read: int
+    bytes_written: int
+
+
+@dataclasses.dataclass
+class CompileReport:
+    """One compiled graph (forward, backward or inference); the fields DESIGN.md promises."""
+
+    graph_id: int
+    kind: str
+    target: str
+    num_kernels: int = 0
+    num_extern: int = 0
+    kernels: list[KernelReport] = dataclasses.field(default_factory=list)
+    fallback_ops: list[str] = dataclasses.field(default_factory=list)
+    fallback_reasons: dict[str, str] = dataclasses.field(default_factory=dict)
+    bytes_moved: int = 0
+    naive_bytes_moved: int = 0
+    peak_bytes: int = 0
+    naive_peak_bytes: int = 0
+    pass_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    compile_seconds: float = 0.0
+    dump_dir: Optional[str] = None
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    def summary(self) -> str:
+        """One line for logs and the demo."""
+        fallback = f", fallback: {', '.join(sorted(set(self.fallback_ops)))}" if self.fallback_ops else ""
+        return (f"graph {self.graph_id} ({self.kind}, {self.target}): {self.num_kernels} kernels, "
+                f"{self.num_extern} extern calls, {self.bytes_moved} bytes moved{fallback}")
+
+
+def record(report: CompileReport) -> None:
+    _REPORTS.append(report)
+
+
+def reports() -> list[CompileReport]:
+    """Reports of every graph compiled since the last `reset()`, in compile order."""
+    return list(_REPORTS)
+
+
+def clear() -> None:
+    _REPORTS.clear()
+
+
+def next_graph_id() -> int:
+    return len(_REPORTS)
+
+
+def as_plain(value: Any) -> Any:
+    """JSON-friendly copy of report fields."""
+    return json.loads(json.dumps(value, default=str))
