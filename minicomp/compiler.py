@@ -38,9 +38,14 @@ def compile_fx_module(gm: torch.fx.GraphModule, example_inputs: Sequence, option
             raise
         return _whole_graph_fallback(gm, report, str(error), start)
     graph = lowered.graph
-    dump.graph("lowered", graph)
+
+    def after_pass(stage: str, graph: Graph) -> None:
+        report.pass_node_counts[stage] = sum(1 for _ in graph.all_nodes())
+        dump.graph(stage, graph)
+
+    after_pass("lowered", graph)
     graph, report.pass_seconds = run_pipeline(
-        graph, enabled=lambda option: getattr(options, option), after_pass=dump.graph, check=verify)
+        graph, enabled=lambda option: getattr(options, option), after_pass=after_pass, check=verify)
     codegen_start = time.perf_counter()
     program, run = compile_numpy(graph)
     report.pass_seconds["codegen"] = time.perf_counter() - codegen_start

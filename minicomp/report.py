@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Optional
+from typing import Optional
 
 _REPORTS: list["CompileReport"] = []
 
@@ -36,6 +36,7 @@ class CompileReport:
     peak_bytes: int = 0
     naive_peak_bytes: int = 0
     pass_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    pass_node_counts: dict[str, int] = dataclasses.field(default_factory=dict)
     compile_seconds: float = 0.0
     dump_dir: Optional[str] = None
 
@@ -65,7 +66,3 @@ def clear() -> None:
 def next_graph_id() -> int:
     return len(_REPORTS)
 
-
-def as_plain(value: Any) -> Any:
-    """JSON-friendly copy of report fields."""
-    return json.loads(json.dumps(value, default=str))
