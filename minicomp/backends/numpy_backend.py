@@ -58,7 +58,7 @@ def node_code(node: Node, args: list[str]) -> str:
     op, out = node.op, node.outputs[0]
     low = any(isinstance(v, Value) and v.dtype.is_low_precision for v in node.inputs)
     if op in UNARY or op in BINARY or op in COMPARISON:
-        function = NUMPY_UNARY.get(op) or NUMPY_BINARY[op]
+        function = NUMPY_UNARY.get(op) or NUMPY_BINARY.get(op)
         if op is Op.RSQRT:
             function = "np.reciprocal(np.sqrt"
         operands = [f"rt.up({a})" for a in args] if low else args
