@@ -1,0 +1,31 @@
+"""Shared pytest setup: hypothesis profiles, `helpers` importable, a fresh minicomp state per test."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+sys.path.insert(0, os.path.dirname(__file__))  # so test files can `import helpers`
+
+# Compiling is slow next to hypothesis' expectations, so no deadline and no too_slow check.
+settings.register_profile(
+    "dev", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+# CI runs are reproducible: the same examples every run, and no example database to drift.
+settings.register_profile(
+    "ci", parent=settings.get_profile("dev"), derandomize=True, database=None, print_blob=True,
+)
+settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "dev")
+
+
+@pytest.fixture(autouse=True)
+def fresh_minicomp():
+    """Each test starts with no reports and no cached Dynamo code (so nothing leaks between tests)."""
+    import minicomp
+
+    minicomp.reset()
+    yield
+    minicomp.reset()

@@ -1,0 +1,110 @@
+"""Shared test utilities: compile a function with minicomp and compare it with eager torch."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+from torch.utils._pytree import tree_flatten
+
+import minicomp
+
+# Tolerances per dtype for values that went through several ops.
+#  - float32: numpy sums in a different order (pairwise) than torch, so sums differ in the last bits.
+#  - float16/bfloat16: both sides compute in float32 and round after each op, but a float32 result
+#    that differs in its last bit can round to the neighbouring low-precision value (one ulp).
+TOLERANCES = {
+    torch.float64: dict(rtol=1e-7, atol=1e-7),
+    torch.float32: dict(rtol=1e-5, atol=1e-5),
+    torch.float16: dict(rtol=2e-3, atol=2e-3),
+    torch.bfloat16: dict(rtol=2e-2, atol=2e-2),
+}
+
+
+def tolerance(dtype: torch.dtype) -> dict:
+    """rtol/atol for comparing tensors of `dtype` (exact for integers and bool)."""
+    return TOLERANCES.get(dtype, dict(rtol=0, atol=0))
+
+
+def assert_same(actual: Any, expected: Any, rtol: Optional[float] = None, atol: Optional[float] = None,
+                what: str = "output") -> None:
+    """Compare two (nested) results leaf by leaf: tensors with assert_close, other leaves with ==."""
+    actual_leaves, actual_spec = tree_flatten(actual)
+    expected_leaves, expected_spec = tree_flatten(expected)
+    assert actual_spec == expected_spec, f"{what}: structure {actual_spec} != eager {expected_spec}"
+    for index, (got, want) in enumerate(zip(actual_leaves, expected_leaves)):
+        if isinstance(want, torch.Tensor):
+            assert isinstance(got, torch.Tensor), f"{what}[{index}]: got {type(got).__name__}, eager gives a tensor"
+            limits = tolerance(want.dtype)
+            limits = dict(rtol=limits["rtol"] if rtol is None else rtol, atol=limits["atol"] if atol is None else atol)
+            torch.testing.assert_close(got, want, equal_nan=True, **limits, msg=lambda m: f"{what}[{index}]: {m}")
+        else:
+            assert type(got) is type(want) and got == want, f"{what}[{index}]: {got!r} != eager {want!r}"
+
+
+def _clone_inputs(inputs: Sequence, grad: bool) -> list:
+    clones = []
+    for value in inputs:
+        if isinstance(value, torch.Tensor):
+            copy = value.detach().clone()
+            if grad and copy.is_floating_point():
+                copy.requires_grad_(True)
+            clones.append(copy)
+        else:
+            clones.append(value)
+    return clones
+
+
+def _differentiable(outputs: Any) -> list[torch.Tensor]:
+    return [t for t in tree_flatten(outputs)[0] if isinstance(t, torch.Tensor) and t.requires_grad]
+
+
+def _input_grads(outputs: Any, inputs: list, seed: int) -> list:
+    """Gradients of sum(output * random weight) with respect to every float input tensor."""
+    tensors = _differentiable(outputs)
+    wrt = [x for x in inputs if isinstance(x, torch.Tensor) and x.requires_grad]
+    if not tensors or not wrt:
+        return []
+    generator = torch.Generator().manual_seed(seed)
+    weights = [torch.randn(t.shape, generator=generator, dtype=torch.float64).to(t.dtype) for t in tensors]
+    grads = torch.autograd.grad(tensors, wrt, weights, allow_unused=True)
+    return [torch.zeros_like(x) if g is None else g for x, g in zip(wrt, grads)]
+
+
+def compile_and_compare(fn: Callable, *inputs: Any, grad: bool = True, rtol: Optional[float] = None,
+                        atol: Optional[float] = None, options: Optional[dict] = None,
+                        dynamic: Optional[bool] = None, seed: int = 0) -> list:
+    """Run `fn` eagerly and through torch.compile(backend="minicomp"); assert equal outputs and input grads.
+
+    minicomp is reset first, so the reports returned are those of this compile only. Fails if Dynamo
+    ran `fn` without handing any graph to minicomp (which would compare eager with eager).
+    """
+    minicomp.reset()
+    eager_inputs = _clone_inputs(inputs, grad)
+    compiled_inputs = _clone_inputs(inputs, grad)
+    expected = fn(*eager_inputs)
+    compiled = torch.compile(fn, backend="minicomp", options=options or {}, dynamic=dynamic)
+    actual = compiled(*compiled_inputs)
+    assert minicomp.reports(), "Dynamo compiled nothing with minicomp (graph break or skipped frame?)"
+    assert_same(actual, expected, rtol, atol, what="output")
+    if grad:
+        expected_grads = _input_grads(expected, eager_inputs, seed)
+        actual_grads = _input_grads(actual, compiled_inputs, seed)
+        assert_same(actual_grads, expected_grads, rtol, atol, what="input grad")
+    return minicomp.reports()
+
+
+def fallback_ops(reports: Sequence) -> list[str]:
+    """Sorted distinct ATen ops that ran through torch in any of `reports`."""
+    return sorted({op for report in reports for op in report.fallback_ops})
+
+
+def find_error(error: BaseException, kind: type) -> Optional[BaseException]:
+    """`error` itself or the first exception of type `kind` it wraps (Dynamo wraps backend errors)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, kind):
+            return error
+        seen.add(id(error))
+        error = getattr(error, "inner_exception", None) or error.__cause__ or error.__context__
+    return None
