@@ -29,7 +29,9 @@ def to_numpy(tensor: torch.Tensor) -> np.ndarray:
 
 def to_torch(array: Any, device: torch.device) -> torch.Tensor:
     """A fresh contiguous tensor holding `array`."""
-    array = np.ascontiguousarray(np.asarray(array))
+    array = np.asarray(array)
+    if not array.flags.c_contiguous:  # np.ascontiguousarray would turn a 0-d array into a 1-d one
+        array = np.ascontiguousarray(array)
     if not array.flags.writeable or array.base is not None:
         array = array.copy()
     if array.dtype == bfloat16:
