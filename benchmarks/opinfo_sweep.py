@@ -1,0 +1,453 @@
+"""OpInfo breadth sweep: compile float32 OpInfo samples with aot_eager and minicomp, compare both with eager.
+
+Usage (repo root, venv active):  python benchmarks/opinfo_sweep.py [--grad] [--ops add,exp] [--limit N]
+[--samples 3] [--timeout 20] [--json out.json]. Method and figures: docs/opinfo.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import itertools
+import json
+import logging
+import math
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from typing import Any, Callable, Optional
+
+import torch
+import torch._dynamo
+from torch.testing._internal.common_device_type import toleranceOverride
+from torch.testing._internal.common_methods_invocations import op_db
+from torch.testing._internal.opinfo.core import DecorateInfo
+from torch.utils._pytree import tree_flatten
+
+import minicomp
+
+DEFAULT_ATOL, DEFAULT_RTOL = 1e-5, 1.3e-6  # torch.testing.assert_close defaults for float32
+SAMPLE_POOL = 64  # samples drawn from each OpInfo before picking an evenly spaced few
+
+
+class SampleTimeout(Exception):
+    """One compile-and-run took longer than the per-run limit."""
+
+
+class Slot:
+    """Marks where the i-th tensor argument goes in a sample's (input, args, kwargs) structure."""
+
+    def __init__(self, index: int):
+        self.index = index
+
+
+def op_key(op) -> str:
+    """`name` or `name.variant`, the identifier used by --ops and in the results."""
+    return f"{op.name}.{op.variant_test_name}" if op.variant_test_name else op.name
+
+
+def select_ops(names: Optional[list[str]], limit: Optional[int], grad: bool) -> list:
+    """OpInfos that support float32 on CPU (and its backward with grad), restricted to `names` if given."""
+    chosen = []
+    for op in op_db:
+        if names is not None and op_key(op) not in names and op.name not in names:
+            continue
+        dtypes = op.supported_backward_dtypes("cpu") if grad else op.supported_dtypes("cpu")
+        if torch.float32 in dtypes and (op.supports_autograd or not grad):
+            chosen.append(op)
+    return chosen[:limit] if limit else chosen
+
+
+def tolerance_for(op) -> tuple[float, float, bool]:
+    """(atol, rtol, overridden): the largest float32 toleranceOverride the OpInfo carries, else the defaults."""
+    atol, rtol, overridden = DEFAULT_ATOL, DEFAULT_RTOL, False
+    for entry in op.decorators:
+        for decorator in entry.decorators if isinstance(entry, DecorateInfo) else [entry]:
+            if isinstance(decorator, toleranceOverride) and torch.float32 in decorator.d:
+                override = decorator.d[torch.float32]
+                atol, rtol, overridden = max(atol, override.atol), max(rtol, override.rtol), True
+    return atol, rtol, overridden
+
+
+def template_of(value: Any, tensors: list) -> Any:
+    """Copy the sample structure with each tensor replaced by a Slot (and appended to `tensors`)."""
+    if isinstance(value, torch.Tensor):
+        tensors.append(value)
+        return Slot(len(tensors) - 1)
+    if isinstance(value, (list, tuple)) and not isinstance(value, torch.Size):
+        return type(value)(template_of(item, tensors) for item in value)
+    if isinstance(value, dict):
+        return {key: template_of(item, tensors) for key, item in value.items()}
+    return value
+
+
+def fill(template: Any, tensors: tuple) -> Any:
+    """Inverse of template_of: put the tensor arguments back into the structure."""
+    if isinstance(template, Slot):
+        return tensors[template.index]
+    if isinstance(template, (list, tuple)) and not isinstance(template, torch.Size):
+        return type(template)(fill(item, tensors) for item in template)
+    if isinstance(template, dict):
+        return {key: fill(item, tensors) for key, item in template.items()}
+    return template
+
+
+def make_function(op, sample) -> tuple[Callable, list]:
+    """`fn(*tensors)` calling the op on the sample: tensors are arguments, everything else is closed over."""
+    tensors: list = []
+    template = template_of((sample.input, sample.args, sample.kwargs), tensors)
+    function = op.op
+
+    def call(*arguments):
+        first, args, kwargs = fill(template, arguments)
+        return function(first, *args, **kwargs)
+
+    return call, tensors
+
+
+def fresh_copy(tensor: torch.Tensor) -> torch.Tensor:
+    """A new leaf with the same values, strides when possible, and requires_grad flag."""
+    copy = tensor.detach().clone()
+    return copy.requires_grad_(tensor.requires_grad)
+
+
+def describe(value: Any) -> str:
+    """Short text for a sample value: f32[3, 4] for tensors, repr for the rest."""
+    if isinstance(value, torch.Tensor):
+        layout = "" if value.is_contiguous() else " noncontig"
+        return f"{str(value.dtype).replace('torch.', '')}{list(value.shape)}{layout}"
+    if isinstance(value, (list, tuple)) and not isinstance(value, torch.Size):
+        inner = ", ".join(describe(item) for item in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}={describe(item)}" for key, item in value.items()) + "}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def describe_sample(sample) -> str:
+    parts = [describe(sample.input)] + [describe(arg) for arg in sample.args]
+    parts += [f"{key}={describe(item)}" for key, item in sample.kwargs.items()]
+    return f"({', '.join(parts)})"
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int):
+    """Raise SampleTimeout in the main thread if the block runs longer than `seconds`."""
+    def on_alarm(signum, frame):
+        raise SampleTimeout(f"took longer than {seconds} s")
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_once(function: Callable, originals: list, grad: bool, process: Callable) -> dict:
+    """Outputs (and gradients of the sum of the differentiable outputs) of one call, from a fixed seed."""
+    tensors = [fresh_copy(t) for t in originals]
+    torch.manual_seed(0)
+    outputs = function(*tensors)
+    result = {"outputs": outputs}
+    if grad:
+        wanted = [t for t in tensors if t.requires_grad]
+        terms = [(torch.view_as_real(o) if o.is_complex() else o).sum()
+                 for o in tree_flatten(process(outputs))[0]
+                 if isinstance(o, torch.Tensor) and o.requires_grad]
+        if wanted and terms:
+            grads = torch.autograd.grad(sum(terms), wanted, allow_unused=True)
+            result["grads"] = [g if g is not None else "no gradient" for g in grads]
+    return result
+
+
+def max_abs_diff(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """Largest |actual - expected|, counting equal infinities and NaN pairs as 0."""
+    if actual.numel() == 0:
+        return 0.0
+    actual, expected = actual.detach().to_dense(), expected.detach().to_dense()
+    if actual.dtype == torch.bool:
+        actual, expected = actual.long(), expected.long()
+    same = actual == expected
+    if actual.is_floating_point() or actual.is_complex():
+        same = same | (actual.isnan() & expected.isnan())
+    difference = (actual.to(expected.dtype) - expected).abs().double()
+    return float(torch.where(same, torch.zeros_like(difference), difference).max())
+
+
+def compare(actual: Any, expected: Any, atol: float, rtol: float) -> tuple[Optional[str], float]:
+    """(first problem or None, max abs diff over all tensor leaves) of `actual` against the eager result."""
+    actual_leaves, expected_leaves = tree_flatten(actual)[0], tree_flatten(expected)[0]
+    if len(actual_leaves) != len(expected_leaves):
+        return f"{len(actual_leaves)} outputs, eager has {len(expected_leaves)}", math.inf
+    problem, worst = None, 0.0
+    for index, (got, want) in enumerate(zip(actual_leaves, expected_leaves)):
+        if isinstance(want, torch.Tensor):
+            if not isinstance(got, torch.Tensor):
+                problem = problem or f"output {index}: got {type(got).__name__}, eager has a tensor"
+                continue
+            if got.shape != want.shape or got.dtype != want.dtype:
+                problem = problem or f"output {index}: {describe(got)} vs eager {describe(want)}"
+                continue
+            worst = max(worst, max_abs_diff(got, want))
+            try:
+                torch.testing.assert_close(got, want, atol=atol, rtol=rtol, equal_nan=True)
+            except AssertionError as error:
+                lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+                problem = problem or f"output {index}: {' / '.join(lines[:3])}"
+        elif not _same_scalar(got, want, atol, rtol):
+            problem = problem or f"output {index}: {got!r} vs eager {want!r}"
+    return problem, worst
+
+
+def _same_scalar(got: Any, want: Any, atol: float, rtol: float) -> bool:
+    if isinstance(got, float) and isinstance(want, float):
+        return (math.isnan(got) and math.isnan(want)) or abs(got - want) <= atol + rtol * abs(want)
+    try:
+        return bool(got == want)
+    except Exception:  # noqa: BLE001  (objects without a usable ==)
+        return False
+
+
+def compare_runs(actual: dict, expected: dict, atol: float, rtol: float) -> tuple[Optional[str], float]:
+    """Compare outputs, then gradients; the problem names which part differs."""
+    problem, worst = compare(actual["outputs"], expected["outputs"], atol, rtol)
+    if "grads" in expected or "grads" in actual:
+        grad_problem, grad_worst = compare(actual.get("grads"), expected.get("grads"), atol, rtol)
+        worst = max(worst, grad_worst)
+        problem = problem or (f"gradient {grad_problem}" if grad_problem else None)
+    return problem, worst
+
+
+def error_text(error: BaseException) -> str:
+    """`Type: first line of message`, looking through Dynamo's wrappers to the real exception."""
+    inner = getattr(error, "inner_exception", None) or error.__cause__ or error
+    while getattr(inner, "inner_exception", None) or (inner.__cause__ and type(inner).__module__.startswith("torch._dynamo")):
+        inner = getattr(inner, "inner_exception", None) or inner.__cause__
+    lines = str(inner).strip().splitlines()
+    return f"{type(inner).__name__}: {lines[0] if lines else ''}"[:300]
+
+
+def compiled_run(backend: Any, function: Callable, tensors: list, grad: bool, process: Callable,
+                 timeout: int) -> tuple[Optional[dict], Optional[str], int]:
+    """(result, error text, graphs compiled) of torch.compile(function, backend=backend) on fresh Dynamo state."""
+    graphs = [0]
+    inner = torch._dynamo.lookup_backend(backend) if isinstance(backend, str) else backend
+
+    def counting_backend(gm, example_inputs, **kwargs):
+        graphs[0] += 1
+        return inner(gm, example_inputs, **kwargs)
+
+    torch._dynamo.reset()
+    minicomp.reset()
+    compiled = torch.compile(function, backend=counting_backend)
+    try:
+        with time_limit(timeout):
+            return run_once(compiled, tensors, grad, process), None, graphs[0]
+    except SampleTimeout as error:
+        return None, f"SampleTimeout: {error}", graphs[0]
+    except Exception as error:  # noqa: BLE001  (every failure is a finding of the sweep)
+        return None, error_text(error), graphs[0]
+
+
+def run_sample(op, sample, grad: bool, backend: Any, tolerance: tuple, timeout: int) -> dict:
+    """Eager twice, the baseline, then the backend under test on one sample; the verdict for each."""
+    atol, rtol, overridden = tolerance
+    function, tensors = make_function(op, sample)
+    process = sample.output_process_fn_grad
+    record: dict = {"sample": describe_sample(sample)}
+    try:
+        with time_limit(timeout):
+            expected = run_once(function, tensors, grad, process)
+            again = run_once(function, tensors, grad, process)
+    except Exception as error:  # noqa: BLE001
+        record["eager_error"] = error_text(error)
+        return record
+    problem, _ = compare_runs(again, expected, atol, rtol)
+    if problem:
+        record["baseline_problem"] = f"eager is not reproducible: {problem}"
+        return record
+    baseline, error, record["baseline_graphs"] = compiled_run("aot_eager", function, tensors, grad, process, timeout)
+    problem, _ = compare_runs(baseline, expected, atol, rtol) if baseline else (error, 0.0)
+    if problem:
+        record["baseline_problem"] = problem
+        return record
+    result, error, record["graphs"] = compiled_run(backend, function, tensors, grad, process, timeout)
+    fallback: set = set()
+    for report in minicomp.reports():
+        fallback.update(report.fallback_ops)
+        if "<whole graph>" in report.fallback_ops:
+            record["whole_graph_reason"] = report.fallback_reasons.get("<whole graph>", "")[:300]
+    record["fallback_ops"] = sorted(fallback)
+    if result is None:
+        record["error"] = error
+        return record
+    problem, record["max_abs_diff"] = compare_runs(result, expected, atol, rtol)
+    if problem:
+        record["mismatch"] = problem[:500]
+    elif overridden:
+        record["needed_opinfo_tolerance"] = compare_runs(result, expected, DEFAULT_ATOL, DEFAULT_RTOL)[0] is not None
+    return record
+
+
+def classify(samples: list[dict]) -> str:
+    """One status per op from its samples (see docs/opinfo.md for the rule)."""
+    usable = [s for s in samples if "eager_error" not in s]
+    if not usable:
+        return "skipped"
+    if any("baseline_problem" in s for s in usable):
+        return "baseline_failed"
+    if all(s["baseline_graphs"] == 0 for s in usable):
+        return "not_captured"
+    if any("mismatch" in s for s in usable):
+        return "mismatch"
+    if any("error" in s for s in usable):
+        return "error"
+    return "passed_with_fallback" if any(s["fallback_ops"] for s in usable) else "passed"
+
+
+def pick_spread(samples: list, count: int) -> list:
+    """`count` samples evenly spaced over the list: the first ones are often all 0-d tensors."""
+    if len(samples) <= count:
+        return samples
+    if count == 1:
+        return samples[:1]
+    return [samples[round(i * (len(samples) - 1) / (count - 1))] for i in range(count)]
+
+
+def sweep_op(op, grad: bool, backend: Any, samples_per_op: int, timeout: int) -> dict:
+    """All verdicts for one OpInfo: status, tolerance used, and the per-sample records."""
+    tolerance = tolerance_for(op)
+    entry: dict = {"op": op_key(op), "atol": tolerance[0], "rtol": tolerance[1],
+                   "opinfo_tolerance": tolerance[2], "samples": []}
+    torch.manual_seed(0)
+    try:
+        samples = pick_spread(list(itertools.islice(op.sample_inputs("cpu", torch.float32, requires_grad=grad),
+                                                    SAMPLE_POOL)), samples_per_op)
+    except Exception as error:  # noqa: BLE001
+        samples, entry["sample_error"] = [], error_text(error)
+    for sample in samples:
+        entry["samples"].append(run_sample(op, sample, grad, backend, tolerance, timeout))
+    entry["status"] = classify(entry["samples"])
+    entry["fallback_ops"] = sorted({name for s in entry["samples"] for name in s.get("fallback_ops", [])})
+    return entry
+
+
+def sweep(ops: Optional[list[str]] = None, limit: Optional[int] = None, grad: bool = False,
+          backend: Any = "minicomp", samples_per_op: int = 3, timeout: int = 20,
+          progress: Optional[Callable[[dict], None]] = None) -> list[dict]:
+    """Run the sweep and return one entry per OpInfo (the same entries --json writes)."""
+    results = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for op in select_ops(ops, limit, grad):
+            entry = sweep_op(op, grad, backend, samples_per_op, timeout)
+            results.append(entry)
+            if progress:
+                progress(entry)
+    torch._dynamo.reset()
+    minicomp.reset()
+    return results
+
+
+def summarize(results: list[dict]) -> dict:
+    """The figures of the summary table; ratios are over the ops whose baseline passed."""
+    counts = collections.Counter(entry["status"] for entry in results)
+    considered = len(results) - counts["skipped"]
+    baseline = sum(counts[s] for s in ("passed", "passed_with_fallback", "error", "mismatch"))
+    fallback_counter = collections.Counter(
+        name for entry in results if entry["status"] in ("passed_with_fallback", "error", "mismatch")
+        for name in entry["fallback_ops"])
+    error_counter = collections.Counter(
+        next(s["error"] for s in entry["samples"] if "error" in s).split(":")[0]
+        for entry in results if entry["status"] == "error")
+
+    def percent(count: int) -> float:
+        return round(100.0 * count / baseline, 1) if baseline else 0.0
+
+    return {"ops_considered": considered, "baseline_passed": baseline,
+            "baseline_failed": counts["baseline_failed"], "not_captured": counts["not_captured"],
+            "skipped": counts["skipped"],
+            "minicomp_passed": counts["passed"] + counts["passed_with_fallback"],
+            "minicomp_passed_percent": percent(counts["passed"] + counts["passed_with_fallback"]),
+            "passed_without_fallback": counts["passed"], "passed_without_fallback_percent": percent(counts["passed"]),
+            "passed_with_fallback": counts["passed_with_fallback"], "errors": counts["error"],
+            "mismatches": counts["mismatch"], "top_fallback_ops": fallback_counter.most_common(25),
+            "error_types": error_counter.most_common()}
+
+
+def format_summary(summary: dict, results: list[dict]) -> str:
+    """The printed table, then every mismatch with its sample and max abs diff."""
+    rows = [("ops considered", summary["ops_considered"], ""),
+            ("baseline (aot_eager) passed", summary["baseline_passed"], ""),
+            ("baseline failed / not captured / skipped",
+             f"{summary['baseline_failed']} / {summary['not_captured']} / {summary['skipped']}", ""),
+            ("minicomp passed", summary["minicomp_passed"], f"{summary['minicomp_passed_percent']}%"),
+            ("  without fallback", summary["passed_without_fallback"], f"{summary['passed_without_fallback_percent']}%"),
+            ("  with fallback", summary["passed_with_fallback"], ""),
+            ("errors", summary["errors"], ""), ("MISMATCHES", summary["mismatches"], "")]
+    lines = [f"{label:<42}{value!s:>12}  {extra}" for label, value, extra in rows]
+    lines.append("most common fallback ops (ops affected): "
+                 + ", ".join(f"{name} ({count})" for name, count in summary["top_fallback_ops"][:15]))
+    lines.append("error types: " + ", ".join(f"{name} ({count})" for name, count in summary["error_types"]))
+    for entry in results:
+        if entry["status"] == "mismatch":
+            for sample in entry["samples"]:
+                if "mismatch" in sample:
+                    lines.append(f"MISMATCH {entry['op']} {sample['sample']} max_abs_diff={sample['max_abs_diff']:.3g}"
+                                 f" atol={entry['atol']:.2g} rtol={entry['rtol']:.2g}: {sample['mismatch'][:200]}")
+    return "\n".join(lines)
+
+
+def print_progress(entry: dict) -> None:
+    detail = ""
+    if entry["status"] in ("error", "mismatch", "baseline_failed"):
+        key = {"error": "error", "mismatch": "mismatch", "baseline_failed": "baseline_problem"}[entry["status"]]
+        detail = next((s[key] for s in entry["samples"] if key in s), "")[:160]
+    elif entry["fallback_ops"]:
+        detail = ", ".join(entry["fallback_ops"])
+    print(f"{entry['op']:<48} {entry['status']:<22} {detail}", flush=True)
+
+
+def current_commit() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "minicomp"], capture_output=True, text=True).stdout
+        return commit + ("+uncommitted" if dirty.strip() else "")
+    except OSError:
+        return "unknown"
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grad", action="store_true", help="also compare gradients of the sum of the outputs")
+    parser.add_argument("--ops", help="comma-separated OpInfo names (name or name.variant)")
+    parser.add_argument("--limit", type=int, help="only the first N selected OpInfos")
+    parser.add_argument("--samples", type=int, default=3, help="sample inputs per op (default 3)")
+    parser.add_argument("--timeout", type=int, default=20, help="seconds allowed per compile-and-run (default 20)")
+    parser.add_argument("--json", help="write the full results to this file")
+    args = parser.parse_args(argv)
+    logging.getLogger("torch._dynamo").setLevel(logging.ERROR)
+    start = time.perf_counter()
+    names = args.ops.split(",") if args.ops else None
+    results = sweep(names, args.limit, args.grad, samples_per_op=args.samples, timeout=args.timeout,
+                    progress=print_progress)
+    duration = time.perf_counter() - start
+    summary = summarize(results)
+    print(format_summary(summary, results))
+    print(f"mode {'forward+grad' if args.grad else 'forward'}, {args.samples} samples per op, "
+          f"commit {current_commit()}, {duration:.0f} s")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"commit": current_commit(), "grad": args.grad, "samples_per_op": args.samples,
+                       "duration_seconds": round(duration, 1), "torch": torch.__version__,
+                       "summary": summary, "ops": results}, handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
