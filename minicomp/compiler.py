@@ -14,7 +14,7 @@ from minicomp.backends.numpy_backend import compile_numpy
 from minicomp.dump import Dumper
 from minicomp.errors import BackendUnavailableError, UnsupportedOpError
 from minicomp.frontend.lower import lower_fx
-from minicomp.ir.graph import Graph, Value
+from minicomp.ir.graph import Graph, Kernel, Value
 from minicomp.ir.verify import verify
 from minicomp.options import Options
 from minicomp.passes import cost
@@ -38,9 +38,12 @@ def compile_fx_module(gm: torch.fx.GraphModule, example_inputs: Sequence, option
             raise
         return _whole_graph_fallback(gm, report, str(error), start)
     graph = lowered.graph
+    unfused = [graph]
 
     def after_pass(stage: str, graph: Graph) -> None:
         report.pass_node_counts[stage] = sum(1 for _ in graph.all_nodes())
+        if not any(isinstance(item, Kernel) for item in graph.nodes):
+            unfused[0] = graph
         dump.graph(stage, graph)
 
     after_pass("lowered", graph)
@@ -50,7 +53,7 @@ def compile_fx_module(gm: torch.fx.GraphModule, example_inputs: Sequence, option
     program, run = compile_numpy(graph)
     report.pass_seconds["codegen"] = time.perf_counter() - codegen_start
     dump.text("program.py", program.source)
-    _fill_costs(report, graph, _size_hints(graph, example_inputs))
+    _fill_costs(report, graph, unfused[0], _size_hints(graph, example_inputs))
     report.fallback_ops = lowered.fallback_ops
     report.fallback_reasons = lowered.fallback_reasons
     report.compile_seconds = time.perf_counter() - start
@@ -68,15 +71,17 @@ def choose_target(options: Options, example_inputs: Sequence) -> str:
     return "numpy"
 
 
-def _fill_costs(report: reports.CompileReport, graph: Graph, hints: dict) -> None:
+def _fill_costs(report: reports.CompileReport, graph: Graph, unfused: Graph, hints: dict) -> None:
+    """Kernel traffic of the final graph, against the same graph before fusion and memory planning."""
     units = cost.costs(graph, hints)
     report.kernels = [reports.KernelReport(u.name, u.ops, u.bytes_read, u.bytes_written) for u in units if not u.extern]
     report.num_kernels = len(report.kernels)
     report.num_extern = sum(1 for u in units if u.extern)
     report.bytes_moved = sum(u.bytes_read + u.bytes_written for u in units)
-    report.naive_bytes_moved = report.bytes_moved
-    report.naive_peak_bytes = cost.naive_peak_bytes(graph, hints)
-    report.peak_bytes = report.naive_peak_bytes
+    report.naive_bytes_moved = sum(u.bytes_read + u.bytes_written for u in cost.costs(unfused, hints))
+    report.naive_peak_bytes = cost.naive_peak_bytes(unfused, hints)
+    report.peak_bytes = (cost.evaluate(graph.plan.arena_bytes, hints) if graph.plan is not None
+                         else cost.naive_peak_bytes(graph, hints))
 
 
 def _size_hints(graph: Graph, example_inputs: Sequence) -> dict:

@@ -49,6 +49,13 @@ def size(expr: Any) -> str:
     return f"int({sympy.pycode(expr)})"
 
 
+def literal(value: Any) -> str:
+    """A Python number as source code; inf and nan have no literal, so they are spelled float('inf')."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return f"float('{value}')"
+    return repr(value)
+
+
 def sizes(shape) -> str:
     return "(" + "".join(f"{size(s)}, " for s in shape) + ")"
 
@@ -73,7 +80,7 @@ def node_code(node: Node, args: list[str]) -> str:
     if op in LAYOUT:
         return _layout_code(node, args)
     if op is Op.FULL:
-        return f"np.full({sizes(node.attrs['shape'])}, {node.attrs['value']!r}, dtype={numpy_dtype(out.dtype)})"
+        return f"np.full({sizes(node.attrs['shape'])}, {literal(node.attrs['value'])}, dtype={numpy_dtype(out.dtype)})"
     if op is Op.IOTA:
         start, step = node.attrs["start"], node.attrs["step"]
         return (f"({start!r} + {step!r} * np.arange({size(node.attrs['length'])}, dtype=np.float64 if "
@@ -142,21 +149,24 @@ def generate(graph: Graph) -> NumpyProgram:
     body: list[str] = []
     fallbacks: list[tuple] = []
     body += _bind_sizes(graph)
+    plan = graph.plan
+    if plan is not None:
+        body.append(f"arena = np.empty({size(plan.arena_bytes)}, dtype=np.uint8)  # every intermediate lives here")
     for item in graph.nodes:
-        nodes = item.nodes if isinstance(item, Kernel) else [item]
-        if isinstance(item, Kernel) or not _is_free(item):
-            name = item.name if isinstance(item, Kernel) else f"kernel_{item.outputs[0].name}"
-            if nodes[0].op is Op.FALLBACK:
-                body.append(_fallback_line(nodes[0], fallbacks))
-                continue
-            reads = item.inputs if isinstance(item, Kernel) else _unique(item.inputs)
-            writes = item.outputs
-            kernels.append(_kernel_function(name, nodes, reads, writes))
-            call = f"{name}({', '.join(v.name for v in reads)})"
-            targets = ", ".join(v.name for v in writes)
-            body.append(f"{targets} = {call}")
-        else:
+        if not isinstance(item, Kernel) and _is_free(item):
             body.append(f"{item.outputs[0].name} = {node_code(item, [v.name for v in item.inputs])}")
+            continue
+        if not isinstance(item, Kernel) and item.op is Op.FALLBACK:
+            body.append(_fallback_line(item, fallbacks))
+        else:
+            name = item.name if isinstance(item, Kernel) else f"kernel_{item.outputs[0].name}"
+            nodes = item.nodes if isinstance(item, Kernel) else [item]
+            reads = item.inputs if isinstance(item, Kernel) else _unique(item.inputs)
+            kernels.append(_kernel_function(name, nodes, reads, item.outputs))
+            body.append(f"{', '.join(v.name for v in item.outputs)} = {name}({', '.join(v.name for v in reads)})")
+        if plan is not None:
+            body += [f"{v.name} = rt.store(arena, {size(plan.offsets[v.name])}, {v.name})"
+                     for v in item.outputs if v.name in plan.offsets]
     outputs = ", ".join("None" if o is None else (o.name if isinstance(o, Value) else size(o)) for o in graph.outputs)
     body.append(f"return [{outputs}]")
     params = ", ".join(v.name if isinstance(v, Value) else str(v) for v in graph.inputs)

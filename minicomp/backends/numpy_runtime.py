@@ -41,6 +41,14 @@ def to_torch(array: Any, device: torch.device) -> torch.Tensor:
     return tensor if device.type == "cpu" else tensor.to(device)
 
 
+def store(arena: np.ndarray, offset: int, array: Any) -> np.ndarray:
+    """Copy a kernel's result into its planned slot of the arena and return that slot as an array."""
+    array = np.asarray(array)
+    slot = arena[offset:offset + array.nbytes].view(array.dtype).reshape(array.shape)
+    slot[...] = array
+    return slot
+
+
 def up(array: np.ndarray) -> np.ndarray:
     """float16/bfloat16 -> float32: torch computes low-precision ops in float32 and rounds the result."""
     return array.astype(np.float32)

@@ -6,6 +6,7 @@ from typing import Any, Callable, Optional
 
 import torch
 from torch._dynamo.backends.common import aot_autograd
+from torch._functorch.partitioners import min_cut_rematerialization_partition
 
 from minicomp.compiler import compile_fx_module
 from minicomp.errors import InvalidOptionError
@@ -28,5 +29,7 @@ def minicomp(gm: torch.fx.GraphModule, example_inputs: list, options: Optional[d
         bw_compiler=compiler_for("backward"),
         inference_compiler=compiler_for("inference"),
         decompositions=decomposition_table(),
+        # Like Inductor: recompute cheap pointwise work in the backward instead of saving it.
+        partition_fn=min_cut_rematerialization_partition,
     )
     return compile_with_aot(gm, example_inputs)

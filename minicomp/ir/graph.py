@@ -82,6 +82,7 @@ class Graph:
         self.nodes: list = []
         self.outputs: list[Output] = []
         self.source = ""
+        self.plan = None  # a MemoryPlan once the memory pass has run
         self._counter = 0
         self._names: set[str] = set()
 

@@ -74,4 +74,6 @@ def format_graph(graph: Graph) -> str:
                         for o in graph.outputs)
     lines.append(f"  return ({outputs})")
     lines.append("}")
+    if graph.plan is not None:
+        lines.append(graph.plan.format().rstrip("\n"))
     return "\n".join(lines) + "\n"

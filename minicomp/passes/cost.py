@@ -6,7 +6,7 @@ import dataclasses
 
 import sympy
 
-from minicomp.ir.graph import Graph, Kernel, Node, Value
+from minicomp.ir.graph import Graph, Kernel, Value
 from minicomp.ir.ops import EXTERN, VIEW
 
 
@@ -45,9 +45,11 @@ def costs(graph: Graph, hints: dict) -> list[KernelCost]:
 
 
 def naive_peak_bytes(graph: Graph, hints: dict) -> int:
-    """Memory if every intermediate buffer got its own allocation for the whole call."""
-    inputs = {id(v) for v in graph.tensor_inputs}
-    return sum(evaluate(v.nbytes, hints) for item in launch_units(graph) for v in item.outputs if id(v) not in inputs)
+    """Memory for intermediates if every buffer got its own allocation (graph inputs and outputs excluded)."""
+    roots = _view_roots(graph)
+    excluded = {id(v) for v in graph.tensor_inputs}
+    excluded |= {id(roots.get(id(o), o)) for o in graph.outputs if isinstance(o, Value)}
+    return sum(evaluate(v.nbytes, hints) for item in launch_units(graph) for v in item.outputs if id(v) not in excluded)
 
 
 def evaluate(expr, hints: dict) -> int:
@@ -67,6 +69,3 @@ def _view_roots(graph: Graph) -> dict[int, Value]:
             roots[id(node.output)] = roots.get(id(source), source)
     return roots
 
-
-def is_extern(node: Node) -> bool:
-    return node.op in EXTERN

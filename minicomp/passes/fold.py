@@ -1,4 +1,5 @@
-"""Folding: constants through casts and broadcasts, and algebraic identities (x*1, x+0, no-op views)."""
+"""Folding: constants through casts and broadcasts, algebraic identities (x*1, x+0, no-op views),
+and reductions in one canonical form (keepdim=False, then a reshape)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Optional
 import sympy
 
 from minicomp.ir.graph import Graph, Node, Value
-from minicomp.ir.ops import Op
+from minicomp.ir.ops import REDUCTION, Op
 from minicomp.passes.rewrite import rebuild
 
 # op -> (constant that leaves the other operand unchanged, which operand may be that constant)
@@ -35,6 +36,10 @@ def fold(graph: Graph) -> Graph:
 
 
 def _fold_node(node: Node, constants: dict, new: Graph) -> Optional[Value]:
+    if node.op in REDUCTION and node.attrs["keepdim"]:
+        # one canonical form, so CSE sees sum(x, keepdim=True) and sum(x) as the same reduction
+        reduced = new.add(node.op, node.inputs, **{**node.attrs, "keepdim": False})
+        return new.add(Op.RESHAPE, [reduced], shape=node.output.shape)
     if node.op in (Op.RESHAPE, Op.EXPAND, Op.CAST, Op.PERMUTE) and _same_type(node.inputs[0], node.output):
         if node.op is not Op.PERMUTE or list(node.attrs["dims"]) == sorted(node.attrs["dims"]):
             return node.inputs[0]

@@ -9,6 +9,8 @@ from minicomp.ir.graph import Graph
 from minicomp.passes.cse import cse
 from minicomp.passes.dce import dce
 from minicomp.passes.fold import fold
+from minicomp.passes.fusion import fusion
+from minicomp.passes.memory import memory
 
 
 class Pass(NamedTuple):
@@ -20,10 +22,11 @@ class Pass(NamedTuple):
 
 
 PIPELINE: list[Pass] = [
-    Pass("dce", dce),
-    Pass("cse", cse),
     Pass("fold", fold),
-    Pass("dce_after_fold", dce),
+    Pass("cse", cse),
+    Pass("dce", dce),
+    Pass("fusion", fusion, option="fusion"),
+    Pass("memory", memory, option="memory_planning"),
 ]
 
 

@@ -1,0 +1,239 @@
+"""Fusion: group compute nodes into kernels so each intermediate stays on chip instead of in memory.
+
+Greedy, like Inductor's scheduler but smaller: (1) vertical — visit nodes in order and merge each into
+the producer kernel it reads the most bytes from, then its other producers' kernels too; (2) horizontal
+— merge kernels with the same domain that read the same buffer, most shared bytes first. Every merge
+must keep the graph acyclic, keep one reduction domain per kernel, obey the index rule in
+fusion_rules.py, and stay under MAX_NODES_PER_KERNEL. Views and constants are copied into every kernel
+that reads them. Each kernel remembers why its neighbours were not merged into it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Union
+
+from minicomp.ir.graph import Graph, Node, Value
+from minicomp.ir.ops import REDUCTION
+from minicomp.passes import fusion_rules as rules
+from minicomp.passes.kernels import build_kernels
+
+
+@dataclasses.dataclass(eq=False)
+class Group:
+    """Compute nodes that will become one kernel, with the merges refused and why."""
+
+    nodes: list
+    refused: list = dataclasses.field(default_factory=list)
+
+
+class Fuser:
+    """The state of one fusion run: who produces and who reads each value, and which group holds a node."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.position = {id(node): index for index, node in enumerate(graph.nodes)}
+        self.producers = {id(v): node for node in graph.nodes for v in node.outputs}
+        self.consumers: dict[int, list[Node]] = {id(node): [] for node in graph.nodes}
+        self.group_of: dict[int, Union[Group, Node]] = {}
+        self.outputs = {id(self.root(o)) for o in graph.outputs if isinstance(o, Value)}
+        for node in graph.nodes:
+            if rules.is_free(node):
+                continue
+            for producer in self.compute_producers(node):
+                self.consumers[id(producer)].append(node)
+            self.group_of[id(node)] = Group([node]) if rules.is_fusible(node) else node
+
+    # -- graph queries ----------------------------------------------------------------------
+    def root(self, value: Value) -> Value:
+        return rules.view_chain(value, self.producers)[0]
+
+    def compute_producers(self, node: Node) -> list[Node]:
+        """The compute nodes `node` reads from, looking through views and constants."""
+        found, stack = [], list(node.inputs)
+        while stack:
+            producer = self.producers.get(id(stack.pop()))
+            if producer is None:
+                continue
+            if rules.is_free(producer):
+                stack.extend(producer.inputs)
+            elif producer not in found:
+                found.append(producer)
+        return found
+
+    def unit(self, node: Node):
+        return self.group_of[id(node)]
+
+    def successors(self, unit) -> set:
+        nodes = unit.nodes if isinstance(unit, Group) else [unit]
+        return {id(self.unit(c)) for n in nodes for c in self.consumers[id(n)]} - {id(unit)}
+
+    def reaches_through_others(self, start, goal) -> bool:
+        """Is there a path start -> X -> ... -> goal with X another unit? Merging would make a cycle."""
+        units = {id(u): u for u in self.group_of.values()}
+        frontier = [i for i in self.successors(start) if i != id(goal)]
+        seen = set(frontier)
+        while frontier:
+            current = units[frontier.pop()]
+            for nxt in self.successors(current):
+                if nxt == id(goal):
+                    return True
+                if nxt not in seen and nxt != id(start):
+                    seen.add(nxt)
+                    frontier.append(nxt)
+        return False
+
+    # -- merging ----------------------------------------------------------------------------
+    def refusal(self, a: Group, b: Group) -> Optional[str]:
+        """Why a and b cannot be one kernel, or None if they can."""
+        nodes = sorted(a.nodes + b.nodes, key=lambda n: self.position[id(n)])
+        if len(nodes) > rules.MAX_NODES_PER_KERNEL:
+            return f"kernel would exceed {rules.MAX_NODES_PER_KERNEL} nodes"
+        signatures = [s for s in (rules.signature_of(n) for n in nodes) if s is not None]
+        if any(not s.matches(signatures[0]) for s in signatures[1:]):
+            return "different reduction domains"
+        if self.reaches_through_others(a, b) or self.reaches_through_others(b, a):
+            return "would create a cycle through another kernel"
+        return self.index_refusal(nodes, signatures[0] if signatures else None)
+
+    def index_refusal(self, nodes: list[Node], signature) -> Optional[str]:
+        members = {id(n) for n in nodes}
+        after_reduction: set[int] = set()
+        for node in nodes:
+            upstream = [p for p in self.compute_producers(node) if id(p) in members]
+            if node.op in REDUCTION or any(id(p) in after_reduction for p in upstream):
+                after_reduction.add(id(node))
+        domain = self.domain(nodes, members, signature)
+        if isinstance(domain, str):
+            return domain
+        for node in nodes:
+            size = self.size_class(node.output, domain, signature)
+            sink = self.is_sink(node, members)
+            if size == "other" and (sink or id(node) in after_reduction):
+                return f"{node.outputs[0].name} has {node.output.numel} elements, not the kernel's {domain}"
+            for position, value in enumerate(node.inputs):
+                source, chain = rules.view_chain(value, self.producers)
+                producer = self.producers.get(id(source))
+                if producer is None or id(producer) not in members or id(producer) not in after_reduction:
+                    continue
+                if node.op in rules.INDEXED_READS:
+                    return f"{node.op.value} reads {producer.outputs[0].name} out of position after a reduction"
+                reader = "full" if node.op in REDUCTION else size
+                written = self.size_class(source, domain, signature)
+                if rules.is_same_position(chain) and reader == written:
+                    continue
+                if signature is not None and written == "row" and reader == "full" \
+                        and rules.is_row_broadcast(chain, signature):
+                    continue
+                return f"{node.outputs[0].name} reads {source.name} through a view that moves elements"
+        return None
+
+    def domain(self, nodes, members, signature):
+        """Elements per kernel: the reduction input size, else the size of every value written out."""
+        if signature is not None:
+            return signature.outer * signature.reduced
+        sizes = [n.output.numel for n in nodes if self.is_sink(n, members)]
+        if any(not rules.equal(s, sizes[0]) for s in sizes[1:]):
+            return "its outputs have different sizes"
+        return sizes[0] if sizes else nodes[-1].output.numel
+
+    @staticmethod
+    def size_class(value: Value, domain, signature) -> str:
+        if rules.equal(value.numel, domain):
+            return "full"
+        if signature is not None and rules.equal(value.numel, signature.outer):
+            return "row"
+        return "other"
+
+    def is_sink(self, node: Node, members: set) -> bool:
+        """Is the node's value needed outside the kernel (so it must be written to memory)?"""
+        return id(node.output) in self.outputs or any(id(c) not in members for c in self.consumers[id(node)])
+
+    def merge(self, a: Group, b: Group) -> Optional[str]:
+        """Merge b into a if allowed; return the refusal otherwise."""
+        reason = self.refusal(a, b)
+        if reason is not None:
+            return reason
+        a.nodes = sorted(a.nodes + b.nodes, key=lambda n: self.position[id(n)])
+        a.refused += b.refused
+        for node in b.nodes:
+            self.group_of[id(node)] = a
+        return None
+
+    # -- the two phases ---------------------------------------------------------------------
+    def fuse_vertically(self) -> None:
+        for node in self.graph.nodes:
+            if not isinstance(self.group_of.get(id(node)), Group):
+                continue
+            candidates: dict[int, tuple[int, Group]] = {}
+            for producer in self.compute_producers(node):
+                unit = self.unit(producer)
+                if isinstance(unit, Group) and unit is not self.unit(node):
+                    saved = candidates.get(id(unit), (0, unit))[0] + int(_bytes(producer.output))
+                    candidates[id(unit)] = (saved, unit)
+            for _, producer_group in sorted(candidates.values(), key=lambda c: -c[0]):
+                own = self.unit(node)
+                if producer_group is own:
+                    continue
+                reason = self.merge(producer_group, own)
+                if reason is not None:
+                    producer_group.refused.append(f"not fused with {node.outputs[0].name}: {reason}")
+            for producer in self.compute_producers(node):
+                if not isinstance(self.unit(producer), Group):
+                    own = self.unit(node)
+                    own.refused.append(f"reads {producer.outputs[0].name} from extern {producer.op.value}")
+
+    def fuse_horizontally(self) -> None:
+        """Merge kernels that read the same buffer, most shared bytes first."""
+        readers: dict[int, tuple[Value, list[Group]]] = {}
+        for unit in self.groups():
+            for node in unit.nodes:
+                for value in node.inputs:
+                    root = self.root(value)
+                    producer = self.producers.get(id(root))
+                    if producer is not None and (rules.is_free(producer) or self.unit(producer) is unit):
+                        continue
+                    entry = readers.setdefault(id(root), (root, []))
+                    if unit not in entry[1]:
+                        entry[1].append(unit)
+        pairs = [(_bytes(root), a, b) for root, groups in readers.values()
+                 for i, a in enumerate(groups) for b in groups[i + 1:]]
+        # Independent reductions over one domain share a launch even when they read nothing in common.
+        reductions = [g for g in self.groups() if self.signature(g) is not None]
+        pairs += [(0, a, b) for i, a in enumerate(reductions) for b in reductions[i + 1:]
+                  if self.signature(a).matches(self.signature(b))]
+        for _, a, b in sorted(pairs, key=lambda pair: -pair[0]):
+            a_unit, b_unit = self.current(a), self.current(b)
+            if a_unit is not b_unit:
+                self.merge(a_unit, b_unit)
+
+    @staticmethod
+    def signature(group: Group):
+        return next((s for s in map(rules.signature_of, group.nodes) if s is not None), None)
+
+    def current(self, group: Group) -> Group:
+        return self.unit(group.nodes[0])
+
+    def groups(self) -> list[Group]:
+        seen, result = set(), []
+        for node in self.graph.nodes:
+            unit = self.group_of.get(id(node))
+            if isinstance(unit, Group) and id(unit) not in seen:
+                seen.add(id(unit))
+                result.append(unit)
+        return result
+
+
+def _bytes(value: Value) -> int:
+    try:
+        return int(value.nbytes)
+    except TypeError:
+        return int(value.nbytes.subs({s: 64 for s in value.nbytes.free_symbols}))
+
+
+def fusion(graph: Graph) -> Graph:
+    """Group the graph's compute nodes into Kernel regions (see the module docstring for the rules)."""
+    fuser = Fuser(graph)
+    fuser.fuse_vertically()
+    fuser.fuse_horizontally()
+    return build_kernels(graph, fuser)

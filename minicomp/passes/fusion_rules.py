@@ -1,0 +1,109 @@
+"""When may nodes share a kernel? Domains, reduction signatures and the index rule for in-kernel edges.
+
+A kernel iterates over a domain of `outer * reduced` elements. A pointwise kernel has no reduced part.
+A reduction kernel has a signature: the input shape S and the axes A that its reductions reduce (all
+its reductions share it), so `outer` = the elements of S outside A and `reduced` = those inside A.
+Every value computed in a kernel is either
+  - full-size (one per element of S, at the same linear position), or
+  - row-size (one per outer element: reduction results and what is computed from them), or
+  - a small pointwise value recomputed for every element that reads it (only if no reduction feeds it
+    and nothing outside the kernel reads it: recomputing cheap math is fine, recomputing a reduction
+    or a matmul is not).
+An edge between two nodes of a kernel may pass through views only when the consumer reads the
+producer at its own position (a chain of reshapes), or a row-size value broadcast along exactly A;
+other index maps (permute, slice, cat, pad, gather) need the producer recomputable at any position.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import sympy
+
+from minicomp.ir.graph import Node, Value
+from minicomp.ir.ops import CREATION, EXTERN, POINTWISE, REDUCTION, VIEW, Op
+
+# Ops whose inputs are read at positions other than the output's own (so through an index map).
+INDEXED_READS = frozenset({Op.CAT, Op.PAD, Op.GATHER})
+MAX_NODES_PER_KERNEL = 96
+
+
+def is_free(node: Node) -> bool:
+    """Views and constants cost nothing of their own: each kernel that needs one gets its own copy."""
+    return node.op in VIEW or node.op in CREATION
+
+
+def is_fusible(node: Node) -> bool:
+    """Compute nodes that can live in a fused kernel (externs and scatters run alone)."""
+    return node.op in POINTWISE or node.op in REDUCTION or node.op in INDEXED_READS
+
+
+def numel(value: Value) -> sympy.Expr:
+    return value.numel
+
+
+def equal(a, b) -> bool:
+    return sympy.simplify(sympy.sympify(a) - sympy.sympify(b)) == 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """The reduction domain of a kernel: the reductions' input shape and reduced axes."""
+
+    shape: tuple
+    axes: tuple
+
+    @property
+    def outer(self) -> sympy.Expr:
+        return sympy.Mul(*[s for i, s in enumerate(self.shape) if i not in self.axes])
+
+    @property
+    def reduced(self) -> sympy.Expr:
+        return sympy.Mul(*[self.shape[i] for i in self.axes])
+
+    def matches(self, other: "Signature") -> bool:
+        return self.axes == other.axes and len(self.shape) == len(other.shape) and all(
+            equal(a, b) for a, b in zip(self.shape, other.shape))
+
+
+def signature_of(node: Node) -> Optional[Signature]:
+    if node.op not in REDUCTION:
+        return None
+    return Signature(tuple(node.inputs[0].shape), tuple(node.attrs["axes"]))
+
+
+def view_chain(value: Value, producers: dict) -> tuple[Value, list[Node]]:
+    """Walk back through views from `value`: the value they view and the views, innermost first."""
+    chain = []
+    node = producers.get(id(value))
+    while node is not None and node.op in VIEW:
+        chain.append(node)
+        value = node.inputs[0]
+        node = producers.get(id(value))
+    chain.reverse()
+    return value, chain
+
+
+def is_row_broadcast(chain: list[Node], signature: Signature) -> bool:
+    """Reshapes around one expand that broadcasts exactly the reduced axes of `signature`."""
+    expands = [node for node in chain if node.op is Op.EXPAND]
+    if len(expands) != 1 or any(node.op not in (Op.RESHAPE, Op.EXPAND) for node in chain):
+        return False
+    expand = expands[0]
+    before, after = expand.inputs[0].shape, expand.output.shape
+    if len(after) != len(signature.shape) or not all(equal(a, b) for a, b in zip(after, signature.shape)):
+        return False
+    grown = {i for i, (b, a) in enumerate(zip(before, after)) if not equal(a, b)}
+    wanted = {i for i in signature.axes if not equal(signature.shape[i], 1)}
+    kept_ones = all(equal(before[i], 1) for i in signature.axes)
+    return grown == wanted and kept_ones
+
+
+def is_same_position(chain: list[Node]) -> bool:
+    """Reshapes keep every element at its linear position; nothing else does."""
+    return all(node.op is Op.RESHAPE for node in chain)
+
+
+def is_expensive(node: Node) -> bool:
+    return node.op in REDUCTION or node.op in EXTERN

@@ -1,0 +1,103 @@
+"""Memory planning: liveness over the kernel schedule, then one arena where dead buffers are reused.
+
+A buffer is freed after its last reader runs (a view keeps the buffer it views alive). A new buffer
+takes a free slot of exactly its byte size, or grows the arena. A pointwise kernel writes its output
+in place over an input that dies in that kernel when size and dtype match and the input is read at
+the output's own positions. Graph inputs and outputs never live in the arena, so they are never
+clobbered.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from minicomp.ir.graph import Graph, Kernel, Node, Value
+from minicomp.ir.ops import CREATION, POINTWISE, VIEW
+from minicomp.ir.plan import MemoryPlan
+
+
+def memory(graph: Graph) -> Graph:
+    """Attach a MemoryPlan to a copy of the graph."""
+    units = [item for item in graph.nodes if isinstance(item, Kernel) or item.op not in VIEW]
+    root = _view_roots(graph)
+    keep_out = {id(v) for v in graph.tensor_inputs}
+    keep_out |= {id(root.get(id(o), o)) for o in graph.outputs if isinstance(o, Value)}
+    last_use: dict[int, int] = {}
+    for index, unit in enumerate(units):
+        for value in unit.inputs:
+            last_use[id(root.get(id(value), value))] = index
+
+    offsets, sizes, in_place = {}, {}, {}
+    free: list[tuple[sympy.Expr, sympy.Expr]] = []  # (size, offset)
+    slot_of: dict[int, tuple[sympy.Expr, sympy.Expr]] = {}
+    arena = sympy.Integer(0)
+    for index, unit in enumerate(units):
+        dying = [v for v in _unique(unit.inputs, root) if id(v) in slot_of and last_use.get(id(v)) == index]
+        for value in unit.outputs:
+            if id(value) in keep_out:
+                continue
+            size = value.nbytes
+            donor = _in_place_donor(unit, value, dying)
+            if donor is not None:
+                dying.remove(donor)
+                slot = slot_of.pop(id(donor))
+                in_place[value.name] = donor.name
+            else:
+                slot = _take(free, size)
+                if slot is None:
+                    slot = (size, arena)
+                    arena = arena + size
+            slot_of[id(value)] = slot
+            offsets[value.name], sizes[value.name] = slot[1], size
+            if id(value) not in last_use:
+                free.append(slot_of.pop(id(value)))  # written but never read (kept for its kernel only)
+        for value in dying:
+            free.append(slot_of.pop(id(value)))
+    new = graph.copy_shell()
+    new.nodes = list(graph.nodes)
+    new.outputs = list(graph.outputs)
+    new.plan = MemoryPlan(sympy.simplify(arena), offsets, sizes, in_place)
+    return new
+
+
+def _take(free: list, size: sympy.Expr):
+    for position, (slot_size, offset) in enumerate(free):
+        if sympy.simplify(slot_size - size) == 0:
+            return free.pop(position)
+    return None
+
+
+def _in_place_donor(unit, output: Value, dying: list):
+    """A dying input a pointwise kernel may overwrite: same bytes and dtype, read at the output's positions."""
+    nodes = unit.nodes if isinstance(unit, Kernel) else [unit]
+    if any(node.op not in POINTWISE and node.op not in VIEW and node.op not in CREATION for node in nodes):
+        return None
+    for candidate in dying:
+        same_type = candidate.dtype == output.dtype and len(candidate.shape) == len(output.shape) and all(
+            sympy.simplify(a - b) == 0 for a, b in zip(candidate.shape, output.shape))
+        readers = [node for node in nodes if candidate in node.inputs]
+        if same_type and readers and all(_reads_directly(node, candidate) for node in readers):
+            return candidate
+    return None
+
+
+def _reads_directly(node: Node, value: Value) -> bool:
+    return node.op in POINTWISE and all(sympy.simplify(a - b) == 0 for a, b in zip(node.output.shape, value.shape)) \
+        and len(node.output.shape) == len(value.shape)
+
+
+def _unique(values, root) -> list[Value]:
+    seen: dict[int, Value] = {}
+    for value in values:
+        value = root.get(id(value), value)
+        seen.setdefault(id(value), value)
+    return list(seen.values())
+
+
+def _view_roots(graph: Graph) -> dict[int, Value]:
+    roots: dict[int, Value] = {}
+    for item in graph.nodes:
+        if not isinstance(item, Kernel) and item.op in VIEW:
+            source = item.inputs[0]
+            roots[id(item.output)] = roots.get(id(source), source)
+    return roots
