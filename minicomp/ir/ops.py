@@ -208,7 +208,8 @@ def _infer_layout(op, inputs, attrs):
         return dtype, new
     if op is Op.SLICE:
         axis, start, stop, step = attrs["axis"], attrs["start"], attrs["stop"], attrs["step"]
-        length = sympy.Max(0, sympy.ceiling((stop - start) / step))
+        _require(sympy.sympify(start <= stop) != sympy.false, op, f"start {start} is past stop {stop}")
+        length = sympy.ceiling((stop - start) / step)  # bounds are normalised: 0 <= start <= stop <= size
         return dtype, tuple(length if i == axis else s for i, s in enumerate(shape))
     if op is Op.CAT:
         axis = attrs["axis"]

@@ -1,0 +1,116 @@
+"""Matrix products and convolutions -> the extern ops MATMUL and CONV (plus layout ops around them).
+
+The decomposition table already turns addmm/baddbmm/linear/matmul into mm or bmm plus pointwise ops,
+and dot/mv into mul + sum, so mm and bmm are the only products that reach us. convolution_backward
+becomes convolutions of re-laid-out tensors: exact, and it keeps CNN training off the fallback path.
+"""
+
+from __future__ import annotations
+
+from torch import ops
+
+from minicomp.frontend.lowerings.common import Context, Unsupported, register
+from minicomp.frontend.lowerings.views import flip_axes, interleave, pad_or_crop, permute_axes, slice_axis
+from minicomp.ir import Op, Value
+
+aten = ops.aten
+
+
+@register(aten.mm, aten.bmm)
+def matmul(ctx: Context, a: Value, b: Value) -> Value:
+    if a.dtype != b.dtype:
+        raise Unsupported(f"product of {a.dtype!r} and {b.dtype!r}")
+    return ctx.add(Op.MATMUL, a, b)
+
+
+def conv(ctx: Context, x: Value, weight: Value, bias, stride, padding, dilation, groups: int) -> Value:
+    """One CONV node, attrs as plain int lists; bias may be None."""
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return ctx.add(Op.CONV, *inputs, stride=list(stride), padding=list(padding), dilation=list(dilation),
+                   groups=groups)
+
+
+def check_conv(values: list, stride, padding, dilation, transposed, groups) -> None:
+    """Raise Unsupported for what CONV does not express: transposed, mixed dtypes, symbolic attrs."""
+    x, weight = values[0], values[1]
+    if transposed:
+        raise Unsupported("transposed convolution")
+    if x.rank != weight.rank or x.rank < 3:
+        raise Unsupported(f"convolution of a rank-{x.rank} input with a rank-{weight.rank} weight")
+    if len({v.dtype for v in values if v is not None}) != 1:
+        raise Unsupported("convolution operands of different dtypes")
+    for name, numbers in (("stride", stride), ("padding", padding), ("dilation", dilation)):
+        if len(numbers) != x.rank - 2 or not all(isinstance(n, int) for n in numbers):
+            raise Unsupported(f"convolution {name} {numbers}")
+    if not isinstance(groups, int):
+        raise Unsupported(f"convolution groups {groups}")
+
+
+@register(aten.convolution.default)
+def convolution(ctx: Context, x: Value, weight: Value, bias, stride, padding, dilation, transposed,
+                output_padding, groups) -> Value:
+    check_conv([x, weight, bias], stride, padding, dilation, transposed, groups)
+    return conv(ctx, x, weight, bias, stride, padding, dilation, groups)
+
+
+def input_grad(ctx: Context, grad: Value, x: Value, weight: Value, stride, padding, dilation, groups) -> Value:
+    """d(conv)/dx as a stride-1 convolution of the spread-out grad with the flipped weight.
+
+    Output j reads input j*stride - padding + k*dilation, so input i gets grad[j] * w[k] wherever
+    j*stride + k*dilation = i + padding: put stride-1 zeros between grad entries, pad it by
+    dilation*(K-1) - padding in front (crop if negative) and to length L + dilation*(K-1) in all, then
+    correlate (same dilation) with the weight reversed along k, in/out channels swapped in each group.
+    """
+    out_channels, group_in = weight.shape[0], weight.shape[1]
+    kernel = weight.shape[2:]
+    spatial = len(kernel)
+    pads = [(0, 0), (0, 0)]
+    for i in range(spatial):
+        grad = interleave(ctx, grad, 2 + i, stride[i], 0)
+        reach = dilation[i] * (kernel[i] - 1)
+        pads.append((reach - padding[i], x.shape[2 + i] + padding[i] - grad.shape[2 + i]))
+    grad = pad_or_crop(ctx, grad, pads, 0)
+    per_group = ctx.reshape(weight, (groups, out_channels // groups, group_in, *kernel))
+    swapped = permute_axes(ctx, per_group, (0, 2, 1, *range(3, 3 + spatial)))
+    swapped = ctx.reshape(swapped, (groups * group_in, out_channels // groups, *kernel))
+    flipped = flip_axes(ctx, swapped, range(2, 2 + spatial))
+    return conv(ctx, grad, flipped, None, [1] * spatial, [0] * spatial, dilation, groups)
+
+
+def weight_grad(ctx: Context, grad: Value, x: Value, weight: Value, stride, padding, dilation, groups) -> Value:
+    """d(conv)/dw as a convolution with batch and channels swapped: x is the input, grad the kernel.
+
+    dw[o, c, k] = sum over n, j of grad[n, o, j] * x_padded[n, c, j*stride + k*dilation]: a correlation
+    over j (kernel step `stride`) at outputs k (step `dilation`), with the batch n as the channel
+    axis, grouped so that output channel o only sees the inputs of its group; the result may have
+    more than K positions (the tail the forward never reached) and is sliced back to K.
+    """
+    batch, channels = x.shape[0], x.shape[1]
+    out_channels, group_in = weight.shape[0], weight.shape[1]
+    spatial_x = tuple(x.shape[2:])
+    spatial = len(spatial_x)
+    grouped = ctx.reshape(x, (batch, groups, group_in, *spatial_x))
+    grouped = permute_axes(ctx, grouped, (2, 1, 0, *range(3, 3 + spatial)))
+    grouped = ctx.reshape(grouped, (group_in, groups * batch, *spatial_x))
+    kernel = permute_axes(ctx, grad, (1, 0, *range(2, 2 + spatial)))
+    result = conv(ctx, grouped, kernel, None, dilation, padding, stride, groups)
+    for i in range(spatial):
+        result = slice_axis(ctx, result, 2 + i, 0, weight.shape[2 + i])
+    return permute_axes(ctx, result, (1, 0, *range(2, 2 + spatial)))
+
+
+@register(aten.convolution_backward.default)
+def convolution_backward(ctx: Context, grad: Value, x: Value, weight: Value, bias_sizes, stride, padding,
+                         dilation, transposed, output_padding, groups, output_mask) -> tuple:
+    """(grad_input, grad_weight, grad_bias), each None where output_mask says it is not needed."""
+    check_conv([grad, x, weight], stride, padding, dilation, transposed, groups)
+    if not all(size.is_Integer for size in (*x.shape[2:], *weight.shape[2:])):
+        raise Unsupported("convolution_backward with dynamic spatial sizes")
+    args = (stride, padding, dilation, groups)
+    grad_input = input_grad(ctx, grad, x, weight, *args) if output_mask[0] else None
+    grad_weight = weight_grad(ctx, grad, x, weight, *args) if output_mask[1] else None
+    grad_bias = None
+    if output_mask[2]:
+        axes = (0, *range(2, grad.rank))
+        grad_bias = ctx.add(Op.SUM, grad, axes=axes, keepdim=False)
+    return grad_input, grad_weight, grad_bias

@@ -1,0 +1,107 @@
+"""Matrix products and convolutions (forward and backward) lower to MATMUL/CONV plus layout primitives
+without fallback and agree with eager torch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import minicomp.compiler
+from helpers import compile_and_compare, fallback_ops
+
+FLOATS = [torch.float32, torch.float64, torch.bfloat16]
+
+
+def make(shape, dtype=torch.float32, seed=0):
+    """Random normal floats, or small integers."""
+    generator = torch.Generator().manual_seed(seed)
+    if dtype.is_floating_point:
+        return torch.randn(shape, generator=generator, dtype=torch.float64).to(dtype)
+    return torch.randint(-9, 10, shape, generator=generator, dtype=dtype)
+
+
+@pytest.fixture
+def lowered(monkeypatch):
+    """The ATen ops (as strings) of every graph handed to minicomp's lowering in this test."""
+    seen: list[str] = []
+    original = minicomp.compiler.lower_fx
+
+    def recording(gm, *args, **kwargs):
+        seen.extend(str(node.target) for node in gm.graph.nodes if node.op == "call_function")
+        return original(gm, *args, **kwargs)
+
+    monkeypatch.setattr(minicomp.compiler, "lower_fx", recording)
+    return seen
+
+
+def check(lowered: list, ops: list, fn, *inputs, grad=True, **kwargs) -> None:
+    """Compare with eager; each of `ops` must have reached the lowering, and nothing may fall back."""
+    reports = compile_and_compare(fn, *inputs, grad=grad, **kwargs)
+    assert fallback_ops(reports) == []
+    for op in ops:
+        assert op in lowered, f"{op} never reached the lowering (seen: {sorted(set(lowered))})"
+
+
+@pytest.mark.parametrize("dtype", FLOATS + [torch.int64])
+def test_mm_bmm_and_broadcast_matmul(lowered, dtype):
+    def fn(a, b, c, d):
+        return a @ b, torch.bmm(c, d), c @ d, c.unsqueeze(0) @ d, a[:, 0] @ b
+    inputs = make((5, 1, 3), dtype), make((3, 4), dtype, 1), make((2, 5, 3), dtype, 2), make((2, 3, 7), dtype, 3)
+    check(lowered, ["aten.mm.default", "aten.bmm.default"], fn, *inputs, grad=dtype.is_floating_point)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_linear_addmm_baddbmm_dot_mv(lowered, dtype):
+    def fn(x, w, b, m):
+        return (F.linear(x, w, b), F.linear(x[0], w), torch.addmm(b, x[0], w.t(), beta=0.5, alpha=2),
+                torch.baddbmm(m, x, x.transpose(1, 2), alpha=0.5), w[0] @ w[1], w @ x[0, 0])
+    inputs = make((2, 3, 4), dtype), make((5, 4), dtype, 1), make((5,), dtype, 2), make((2, 3, 3), dtype, 3)
+    check(lowered, ["aten.mm.default", "aten.bmm.default"], fn, *inputs)
+
+
+CONVS = [  # input shape, weight shape, bias, keyword arguments
+    ((2, 3, 7, 6), (4, 3, 3, 3), True, dict(padding=1)),
+    ((2, 3, 7, 6), (4, 3, 3, 2), True, dict(stride=2)),
+    ((2, 3, 9, 8), (4, 3, 3, 2), False, dict(stride=(2, 3), padding=(2, 1), dilation=(2, 1))),
+    ((2, 6, 9), (4, 3, 3), True, dict(stride=2, groups=2, padding=4)),
+    ((1, 6, 9), (6, 1, 2), False, dict(groups=6, dilation=3)),
+    ((2, 2, 5, 4, 4), (3, 2, 2, 3, 1), True, dict(padding=(1, 0, 2))),
+    ((1, 1, 1, 1), (1, 1, 1, 1), True, dict()),
+    ((3, 2, 6, 5), (4, 2, 4, 2), True, dict(padding="same")),
+]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("x_shape, w_shape, bias, kwargs", CONVS)
+def test_convolution_forward_and_backward(lowered, x_shape, w_shape, bias, kwargs, dtype):
+    conv = {3: F.conv1d, 4: F.conv2d, 5: F.conv3d}[len(x_shape)]
+
+    def fn(x, w, b):
+        return conv(x, w, b, **kwargs)
+    b = make((w_shape[0],), dtype, 2) if bias else None
+    check(lowered, ["aten.convolution.default", "aten.convolution_backward.default"],
+          fn, make(x_shape, dtype), make(w_shape, dtype, 1), b)
+
+
+def test_convolution_backward_for_the_input_only(lowered):
+    weight = make((4, 3, 3, 3), seed=1)
+
+    def fn(x):
+        return F.conv2d(x, weight, stride=2, padding=1)
+    check(lowered, ["aten.convolution_backward.default"], fn, make((2, 3, 8, 7)))
+
+
+def test_cnn_with_batch_norm_trains_without_fallback(lowered):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 4, 3, stride=2, groups=4), torch.nn.Flatten(), torch.nn.Linear(4 * 3 * 3, 5))
+    check(lowered, ["aten.convolution_backward.default", "aten.mm.default"], model, make((2, 3, 8, 8)))
+
+
+def test_transposed_convolution_falls_back():
+    def fn(x, w):
+        return F.conv_transpose1d(x, w)
+    reports = compile_and_compare(fn, make((2, 3, 7)), make((3, 2, 3), seed=1), grad=False)
+    assert fallback_ops(reports) == ["aten.convolution.default"]

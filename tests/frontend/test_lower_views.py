@@ -1,0 +1,158 @@
+"""Layout ops (views, slicing, cat, pad, split, flip, repeat, slice_scatter) lower to RESHAPE..PAD primitives
+without fallback and agree with eager torch, forward and backward."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import minicomp.compiler
+from helpers import compile_and_compare, fallback_ops
+
+DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.int64, torch.bool]
+
+
+def make(shape, dtype=torch.float32, seed=0):
+    """Random values of `dtype`: normal floats, small integers, or coin flips."""
+    generator = torch.Generator().manual_seed(seed)
+    if dtype.is_floating_point:
+        return torch.randn(shape, generator=generator, dtype=torch.float64).to(dtype)
+    if dtype is torch.bool:
+        return torch.randint(0, 2, shape, generator=generator).bool()
+    return torch.randint(-9, 10, shape, generator=generator, dtype=dtype)
+
+
+@pytest.fixture
+def lowered(monkeypatch):
+    """The ATen ops (as strings) of every graph handed to minicomp's lowering in this test."""
+    seen: list[str] = []
+    original = minicomp.compiler.lower_fx
+
+    def recording(gm, *args, **kwargs):
+        seen.extend(str(node.target) for node in gm.graph.nodes if node.op == "call_function")
+        return original(gm, *args, **kwargs)
+
+    monkeypatch.setattr(minicomp.compiler, "lower_fx", recording)
+    return seen
+
+
+def check(lowered: list, ops: list, fn, *inputs, grad=True, **kwargs) -> None:
+    """Compare with eager; each of `ops` must have reached the lowering, and nothing may fall back."""
+    reports = compile_and_compare(fn, *inputs, grad=grad, **kwargs)
+    assert fallback_ops(reports) == []
+    for op in ops:
+        assert op in lowered, f"{op} never reached the lowering (seen: {sorted(set(lowered))})"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_views_keep_values_of_every_dtype(lowered, dtype):
+    def fn(x):
+        return x.view(5, -1), x.reshape(-1), x.permute(2, 0, 1), x.unsqueeze(-1), x.squeeze(1), x.transpose(0, -1)
+    check(lowered, ["aten.view.default", "aten.permute.default", "aten.unsqueeze.default"],
+          fn, make((3, 1, 5), dtype), grad=dtype.is_floating_point)
+
+
+def test_reshape_of_a_permuted_tensor_copies_in_row_major_order(lowered):
+    def fn(x):
+        return x.permute(2, 0, 1).contiguous().view(5, 3), x.squeeze(1).t().reshape(-1, 3)
+    check(lowered, ["aten.view.default", "aten.permute.default"], fn, make((3, 1, 5)))
+
+
+def test_expand_with_minus_one_and_new_leading_dims(lowered):
+    def fn(x):
+        return x.expand(4, -1, -1, 5) * 2, x[:, :1].expand(3, 1, 2)
+    check(lowered, ["aten.expand.default"], fn, make((3, 1, 1)))
+
+
+def test_squeeze_all_dims_and_0d_results(lowered):
+    def fn(x):
+        return x.squeeze(), x.squeeze((0, 2)), x.view(-1).squeeze(0) + 1
+    check(lowered, ["prims.squeeze.default"], fn, make((1, 1, 1)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int64])
+def test_slice_bounds_normalised_like_torch(lowered, dtype):
+    def fn(x):
+        return (x[:, 2:], x[:, -3:], x[:, :-1], x[1:, ::3], x[:, 5:100], x[:, -100:2], x[:, 4:2], x[-1:, 1:-1:2],
+                x[:, 7:])
+    check(lowered, ["aten.slice.Tensor"], fn, make((3, 7), dtype), grad=dtype.is_floating_point)
+
+
+def test_narrow_and_getitem_chain(lowered):
+    def fn(x):
+        return x.narrow(2, 1, 2).unflatten(2, (2, 1)), x[..., 1:-1:2].squeeze(1)
+    check(lowered, ["aten.slice.Tensor"], fn, make((3, 1, 5)))
+
+
+def test_select_with_negative_index_and_dim(lowered):
+    def fn(x):
+        return x.select(2, -1), x[:, 0, 2], x[-1], x.unbind(0)[1]
+    check(lowered, ["aten.select.int"], fn, make((3, 1, 5)))
+
+
+def test_cat_promotes_and_skips_legacy_empty_tensors(lowered):
+    def fn(x, y, empty):
+        return torch.cat([x, y.to(torch.float64)], -1), torch.cat([empty, x, empty], 0), torch.cat([x], 1)
+    check(lowered, ["aten.cat.default"], fn, make((3, 1, 5)), make((3, 1, 2)), torch.empty(0), grad=False)
+
+
+def test_cat_backward_and_stack(lowered):
+    def fn(x, y):
+        return torch.cat([x, y * 2, x], 1), torch.stack([x, x], 1).movedim(0, -1).flatten()
+    check(lowered, ["aten.cat.default"], fn, make((2, 3, 5)), make((2, 1, 5)))
+
+
+@pytest.mark.parametrize("pad", [(1, 2), (1, -2, 0, 1), (-1, -1, 2, 0, 1, 1), (0, 0)])
+def test_constant_pad_with_negative_pads_crops(lowered, pad):
+    def fn(x):
+        return F.pad(x, pad, value=-1.5)
+    check(lowered, ["aten.constant_pad_nd.default"], fn, make((3, 1, 5)))
+
+
+def test_constant_pad_of_integers_and_bools(lowered):
+    def fn(x, mask):
+        return F.pad(x, (2, 1), value=7), F.pad(mask, (1, 1, 1, 0), value=True)
+    check(lowered, ["aten.constant_pad_nd.default"], fn, make((2, 3), torch.int64), make((2, 3), torch.bool),
+          grad=False)
+
+
+def test_split_chunk_and_unbind(lowered):
+    def fn(x):
+        first, second = x.split([2, 3], -1)
+        chunks = x.chunk(2, 0)
+        return first * 2, second, chunks[-1], x.split(2, -1)[2], x.unbind(1)[0]
+    check(lowered, ["aten.split_with_sizes.default"], fn, make((3, 1, 5)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int64])
+def test_flip(lowered, dtype):
+    def fn(x):
+        return x.flip(-1), x.flip(0, 1), torch.fliplr(x[0])
+    check(lowered, ["aten.flip.default"], fn, make((3, 1, 5), dtype), grad=dtype.is_floating_point)
+
+
+def test_repeat_adds_leading_dims(lowered):
+    def fn(x):
+        return x.repeat(2, 1, 3), x.repeat(2, 1, 1, 1), x.repeat(1, 1, 1)
+    check(lowered, ["aten.repeat.default"], fn, make((3, 1, 5)))
+
+
+def test_slice_scatter_from_slice_backward(lowered):
+    def fn(x):
+        return x[:, 1:-1:2] * 3, x[1:2, :, -2:]
+    check(lowered, ["aten.slice_scatter.default"], fn, make((3, 7, 4)))
+
+
+@pytest.mark.parametrize("start, end, step", [(0, None, 1), (1, -1, 2), (-3, None, 3), (2, 3, 1), (0, 7, 4)])
+def test_slice_scatter_direct(lowered, start, end, step):
+    def fn(x, src):
+        return torch.slice_scatter(x, src, 1, start, end, step)
+    length = len(range(7)[slice(start, end, step)])
+    check(lowered, ["aten.slice_scatter.default"], fn, make((2, 7, 3)), make((2, length, 3), seed=1))
+
+
+def test_dynamic_sizes(lowered):
+    def fn(x):
+        return x[:, 2:], x[:, -3:], x[1:].reshape(-1), x.unsqueeze(0).expand(2, -1, -1), x.permute(1, 0)
+    check(lowered, ["aten.slice.Tensor", "aten.expand.default"], fn, make((3, 7)), grad=False, dynamic=True)
