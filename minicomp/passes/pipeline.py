@@ -11,6 +11,7 @@ from minicomp.passes.dce import dce
 from minicomp.passes.fold import fold
 from minicomp.passes.fusion import fusion
 from minicomp.passes.memory import memory
+from minicomp.passes.views import views
 
 
 class Pass(NamedTuple):
@@ -25,6 +26,8 @@ PIPELINE: list[Pass] = [
     Pass("fold", fold),
     Pass("cse", cse),
     Pass("dce", dce),
+    Pass("views", views),
+    Pass("dce_after_views", dce),
     Pass("fusion", fusion, option="fusion"),
     Pass("memory", memory, option="memory_planning"),
 ]
