@@ -55,7 +55,7 @@ class TransformerBlock(nn.Module):
 
 
 def describe(report: minicomp.CompileReport) -> str:
-    """A few lines for one compiled graph: node counts after each pass, kernels, extern calls, fallbacks."""
+    """A few lines for one compiled graph: node counts after each pass, kernels, traffic, memory, fallbacks."""
     counts = " -> ".join(f"{stage} {count}" for stage, count in report.pass_node_counts.items())
     fallback = ", ".join(sorted(set(report.fallback_ops))) or "none"
     return "\n".join([
@@ -63,6 +63,8 @@ def describe(report: minicomp.CompileReport) -> str:
         f"  nodes after each pass: {counts or '(not lowered)'}",
         f"  kernels: {report.num_kernels}   extern calls: {report.num_extern} "
         f"(of them {len(report.fallback_ops)} fallback calls)   compile: {report.compile_seconds:.2f} s",
+        f"  bytes moved: {report.bytes_moved} (unfused {report.naive_bytes_moved})   "
+        f"peak memory: {report.peak_bytes} bytes (without buffer reuse {report.naive_peak_bytes})",
         textwrap.fill(f"fallback ops (run by torch): {fallback}", width=100,
                       initial_indent="  ", subsequent_indent="    "),
     ])
