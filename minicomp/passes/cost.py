@@ -7,7 +7,7 @@ import dataclasses
 import sympy
 
 from minicomp.ir.graph import Graph, Kernel, Value
-from minicomp.ir.ops import EXTERN, VIEW
+from minicomp.ir.ops import EXTERN, VIEW, Op
 
 
 @dataclasses.dataclass
@@ -37,11 +37,20 @@ def costs(graph: Graph, hints: dict) -> list[KernelCost]:
     for item in launch_units(graph):
         nodes = item.nodes if isinstance(item, Kernel) else [item]
         reads = {id(storage.get(id(v), v)): storage.get(id(v), v) for v in item.inputs}
-        read = sum(evaluate(v.nbytes, hints) for v in reads.values())
+        read = sum(evaluate(_bytes_read(v, nodes), hints) for v in reads.values())
         written = sum(evaluate(v.nbytes, hints) for v in item.outputs)
         extern = not isinstance(item, Kernel) and item.op in EXTERN
         result.append(KernelCost(unit_name(item), [n.op.value for n in nodes], read, written, extern))
     return result
+
+
+def _bytes_read(buffer: Value, nodes: list) -> sympy.Expr:
+    """A buffer read only by gathers costs the elements gathered, not the whole buffer."""
+    readers = [node for node in nodes if any(v is buffer for v in node.inputs)]
+    if readers and all(node.op is Op.GATHER and node.inputs[0] is buffer and buffer not in node.inputs[1:]
+                       for node in readers):
+        return sympy.Min(buffer.nbytes, sum(node.output.numel for node in readers) * buffer.dtype.itemsize)
+    return buffer.nbytes
 
 
 def naive_peak_bytes(graph: Graph, hints: dict) -> int:

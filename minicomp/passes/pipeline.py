@@ -10,6 +10,7 @@ from minicomp.passes.cse import cse
 from minicomp.passes.dce import dce
 from minicomp.passes.fold import fold
 from minicomp.passes.fusion import fusion
+from minicomp.passes.gathers import sink_gathers
 from minicomp.passes.memory import memory
 from minicomp.passes.views import views
 
@@ -24,6 +25,7 @@ class Pass(NamedTuple):
 
 PIPELINE: list[Pass] = [
     Pass("fold", fold),
+    Pass("sink_gathers", sink_gathers),
     Pass("cse", cse),
     Pass("dce", dce),
     Pass("views", views),
