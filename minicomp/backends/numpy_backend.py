@@ -129,8 +129,10 @@ def _layout_code(node: Node, args: list[str]) -> str:
     if node.op is Op.CAT:
         return f"np.concatenate([{', '.join(args)}], axis={attrs['axis']})"
     if node.op is Op.PAD:
+        if not attrs["pads"]:
+            return x  # a 0-d tensor has nothing to pad
         pads = "[" + ", ".join(f"({size(lo)}, {size(hi)})" for lo, hi in attrs["pads"]) + "]"
-        return f"np.pad({x}, {pads}, constant_values={attrs['value']!r})"
+        return f"np.pad({x}, {pads}, constant_values={literal(attrs['value'])})"
     raise AssertionError(node.op)
 
 

@@ -55,7 +55,9 @@ def up(array: np.ndarray) -> np.ndarray:
 
 
 def sign(array: np.ndarray) -> np.ndarray:
-    """torch.sign: like numpy's, except that sign(nan) is 0."""
+    """torch.sign: like numpy's, except that sign(nan) is 0 and sign of a bool is itself."""
+    if array.dtype == np.bool_:
+        return array
     if array.dtype.kind != "f":
         return np.sign(array)
     return (array > 0).astype(array.dtype) - (array < 0).astype(array.dtype)
