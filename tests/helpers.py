@@ -71,26 +71,32 @@ def _input_grads(outputs: Any, inputs: list, seed: int) -> list:
     return [torch.zeros_like(x) if g is None else g for x, g in zip(wrt, grads)]
 
 
+def run_with_grads(fn: Callable, inputs: Sequence, grad: bool = True, compile_options: Optional[dict] = None,
+                   dynamic: Optional[bool] = None, seed: int = 0) -> tuple[Any, list]:
+    """`fn(*inputs)` and the input grads; compiled with minicomp (after a reset) unless compile_options is None."""
+    inputs = _clone_inputs(inputs, grad)
+    if compile_options is not None:
+        minicomp.reset()
+        fn = torch.compile(fn, backend="minicomp", options=compile_options, dynamic=dynamic)
+    outputs = fn(*inputs)
+    if compile_options is not None:
+        assert minicomp.reports(), "Dynamo compiled nothing with minicomp (graph break or skipped frame?)"
+    grads = _input_grads(outputs, inputs, seed) if grad else []
+    return outputs, grads
+
+
 def compile_and_compare(fn: Callable, *inputs: Any, grad: bool = True, rtol: Optional[float] = None,
                         atol: Optional[float] = None, options: Optional[dict] = None,
                         dynamic: Optional[bool] = None, seed: int = 0) -> list:
     """Run `fn` eagerly and through torch.compile(backend="minicomp"); assert equal outputs and input grads.
 
-    minicomp is reset first, so the reports returned are those of this compile only. Fails if Dynamo
-    ran `fn` without handing any graph to minicomp (which would compare eager with eager).
+    Returns the CompileReports of this compile only (minicomp is reset first). Fails if Dynamo ran `fn`
+    without handing any graph to minicomp (which would compare eager with eager).
     """
-    minicomp.reset()
-    eager_inputs = _clone_inputs(inputs, grad)
-    compiled_inputs = _clone_inputs(inputs, grad)
-    expected = fn(*eager_inputs)
-    compiled = torch.compile(fn, backend="minicomp", options=options or {}, dynamic=dynamic)
-    actual = compiled(*compiled_inputs)
-    assert minicomp.reports(), "Dynamo compiled nothing with minicomp (graph break or skipped frame?)"
+    expected, expected_grads = run_with_grads(fn, inputs, grad, None, seed=seed)
+    actual, actual_grads = run_with_grads(fn, inputs, grad, options or {}, dynamic, seed)
     assert_same(actual, expected, rtol, atol, what="output")
-    if grad:
-        expected_grads = _input_grads(expected, eager_inputs, seed)
-        actual_grads = _input_grads(actual, compiled_inputs, seed)
-        assert_same(actual_grads, expected_grads, rtol, atol, what="input grad")
+    assert_same(actual_grads, expected_grads, rtol, atol, what="input grad")
     return minicomp.reports()
 
 
