@@ -72,8 +72,13 @@ CONVS = [  # input shape, weight shape, bias, keyword arguments
 ]
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("x_shape, w_shape, bias, kwargs", CONVS)
+# Every case in float32; in float64 and bfloat16 those with stride, dilation, groups and 3-d.
+CONV_CASES = [case + (torch.float32,) for case in CONVS] + [
+    CONVS[i] + (dtype,) for i in (2, 3, 4, 5) for dtype in (torch.float64, torch.bfloat16)]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("x_shape, w_shape, bias, kwargs, dtype", CONV_CASES)
 def test_convolution_forward_and_backward(lowered, x_shape, w_shape, bias, kwargs, dtype):
     conv = {3: F.conv1d, 4: F.conv2d, 5: F.conv3d}[len(x_shape)]
 
