@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Optional
 
 import torch
 from torch._dynamo.backends.common import aot_autograd
+from torch._dynamo.exc import ShortenTraceback
 from torch._functorch.partitioners import min_cut_rematerialization_partition
 
 from minicomp.compiler import compile_fx_module
-from minicomp.errors import InvalidOptionError
+from minicomp.errors import InvalidOptionError, MinicompError
 from minicomp.frontend.decompositions import decomposition_table
-from minicomp.frontend.rewrites import rewrite_attention
 from minicomp.options import Options
 
 
+def surfaced(error: MinicompError) -> MinicompError:
+    """`error` as an instance of its class and of ShortenTraceback, which Dynamo re-raises unwrapped."""
+    cls = type(error)
+    if cls not in _SURFACED:
+        _SURFACED[cls] = type(cls.__name__, (cls, ShortenTraceback), {"__module__": cls.__module__})
+    copy = Exception.__new__(_SURFACED[cls])
+    copy.__dict__.update(error.__dict__)
+    copy.args = error.args
+    copy.first_useful_frame = None
+    return copy
+
+
+_SURFACED: dict[type, type] = {}
+
+
+def errors_reach_the_user(backend: Callable) -> Callable:
+    """Dynamo wraps backend errors in BackendCompilerFailed; ours keep their type (ValueError, UnsupportedOpError)."""
+
+    @functools.wraps(backend)
+    def run(*args: Any, **kwargs: Any) -> Callable:
+        try:
+            return backend(*args, **kwargs)
+        except MinicompError as error:
+            raise surfaced(error) from None
+
+    return run
+
+
+@errors_reach_the_user
 def minicomp(gm: torch.fx.GraphModule, example_inputs: list, options: Optional[dict] = None,
              **kwargs: Any) -> Callable:
     """Compile a Dynamo graph: AOTAutograd splits forward/backward, each goes through our pipeline."""
@@ -33,4 +63,4 @@ def minicomp(gm: torch.fx.GraphModule, example_inputs: list, options: Optional[d
         # Like Inductor: recompute cheap pointwise work in the backward instead of saving it.
         partition_fn=min_cut_rematerialization_partition,
     )
-    return compile_with_aot(rewrite_attention(gm), example_inputs)
+    return compile_with_aot(gm, example_inputs)
