@@ -13,6 +13,7 @@ from torch._functorch.partitioners import min_cut_rematerialization_partition
 from minicomp.compiler import compile_fx_module
 from minicomp.errors import InvalidOptionError, MinicompError
 from minicomp.frontend.decompositions import decomposition_table
+from minicomp.frontend.rewrites import rewrite_attention
 from minicomp.options import Options
 
 
@@ -63,4 +64,4 @@ def minicomp(gm: torch.fx.GraphModule, example_inputs: list, options: Optional[d
         # Like Inductor: recompute cheap pointwise work in the backward instead of saving it.
         partition_fn=min_cut_rematerialization_partition,
     )
-    return compile_with_aot(gm, example_inputs)
+    return compile_with_aot(rewrite_attention(gm), example_inputs)
