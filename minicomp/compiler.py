@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from typing import Callable, Sequence
 
@@ -12,7 +13,8 @@ from functorch.compile import make_boxed_func
 from minicomp import report as reports
 from minicomp.backends.numpy_backend import compile_numpy
 from minicomp.dump import Dumper
-from minicomp.errors import BackendUnavailableError, UnsupportedOpError
+from minicomp.backends.triton_runtime import require_triton
+from minicomp.errors import UnsupportedOpError
 from minicomp.frontend.lower import lower_fx
 from minicomp.ir.graph import Graph, Kernel, Value
 from minicomp.ir.verify import verify
@@ -50,7 +52,7 @@ def compile_fx_module(gm: torch.fx.GraphModule, example_inputs: Sequence, option
     graph, report.pass_seconds = run_pipeline(
         graph, enabled=lambda option: getattr(options, option), after_pass=after_pass, check=verify)
     codegen_start = time.perf_counter()
-    program, run = compile_numpy(graph)
+    program, run = BACKENDS[target](graph)
     report.pass_seconds["codegen"] = time.perf_counter() - codegen_start
     dump.text("program.py", program.source)
     _fill_costs(report, graph, unfused[0], _size_hints(graph, example_inputs))
@@ -64,11 +66,23 @@ def compile_fx_module(gm: torch.fx.GraphModule, example_inputs: Sequence, option
 
 
 def choose_target(options: Options, example_inputs: Sequence) -> str:
-    """Resolve target="auto": numpy unless the inputs are on CUDA and a GPU backend exists."""
+    """Resolve target="auto": triton when the inputs are on CUDA and triton imports, numpy otherwise."""
     if options.target == "triton":
-        raise BackendUnavailableError("target='triton' is not available yet in this version of minicomp; "
-                                      "use target='numpy' (or 'auto')")
-    return "numpy"
+        require_triton()
+        return "triton"
+    if options.target == "numpy":
+        return "numpy"
+    on_cuda = any(isinstance(x, torch.Tensor) and x.device.type == "cuda" for x in example_inputs)
+    return "triton" if on_cuda and importlib.util.find_spec("triton") is not None else "numpy"
+
+
+def _compile_triton(graph: Graph):
+    from minicomp.backends.triton_backend import compile_triton
+
+    return compile_triton(graph)
+
+
+BACKENDS = {"numpy": compile_numpy, "triton": _compile_triton}
 
 
 def _fill_costs(report: reports.CompileReport, graph: Graph, unfused: Graph, hints: dict) -> None:

@@ -1,7 +1,7 @@
 """Memory planning: liveness over the kernel schedule, then one arena where dead buffers are reused.
 
 A buffer is freed after its last reader runs (a view keeps the buffer it views alive). A new buffer
-takes a free slot of exactly its byte size, or grows the arena. A pointwise kernel writes its output
+takes a free slot of exactly its (64-byte aligned) size, or grows the arena. A pointwise kernel writes its output
 in place over an input that dies in that kernel when size and dtype match and the input is read at
 the output's own positions. Graph inputs and outputs never live in the arena, so they are never
 clobbered.
@@ -36,7 +36,7 @@ def memory(graph: Graph) -> Graph:
         for value in unit.outputs:
             if id(value) in keep_out:
                 continue
-            size = value.nbytes
+            size = aligned(value.nbytes)
             donor = _in_place_donor(unit, value, dying)
             if donor is not None:
                 dying.remove(donor)
@@ -58,6 +58,14 @@ def memory(graph: Graph) -> Graph:
     new.outputs = list(graph.outputs)
     new.plan = MemoryPlan(sympy.simplify(arena), offsets, sizes, in_place)
     return new
+
+
+ALIGNMENT = 64  # bytes; every slot starts on a boundary any element type (and a GPU load) is happy with
+
+
+def aligned(nbytes: sympy.Expr) -> sympy.Expr:
+    """Bytes rounded up to a whole number of ALIGNMENT blocks."""
+    return ALIGNMENT * sympy.ceiling(sympy.sympify(nbytes) / ALIGNMENT)
 
 
 def _take(free: list, size: sympy.Expr):

@@ -1,0 +1,154 @@
+"""The Triton backend: one @triton.jit kernel per Kernel region, a host program that launches them.
+
+The host program is generated Python like the numpy backend's: it binds sizes, allocates the planned
+arena once per call (one torch.empty), makes views with torch, calls torch for extern ops (matmul,
+conv, fallbacks) and launches the kernels. Kernels are cached by source text, block sizes by
+(source, sizes) on disk; see triton_runtime.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import sympy
+import torch
+
+from minicomp.backends import triton_runtime as rt
+from minicomp.backends.numpy_backend import size
+from minicomp.backends.triton_codegen import KernelSource, write_kernel
+from minicomp.ir import Graph, Kernel, Node, Op, Value
+from minicomp.ir.ops import VIEW
+
+TORCH_DTYPE = "torch.{}"
+
+
+@dataclasses.dataclass
+class TritonProgram:
+    """Generated module source, its kernels, and the host function running them."""
+
+    source: str
+    kernels: list[KernelSource]
+    function: Callable
+
+
+def generate(graph: Graph) -> TritonProgram:
+    """Source of a module with every kernel of `graph` and a `program` function launching them."""
+    kernels: list[KernelSource] = []
+    body = _bind_sizes(graph)
+    plan = graph.plan
+    if plan is not None:
+        body.append(f"arena = torch.empty({size(plan.arena_bytes)}, dtype=torch.uint8, device=DEVICE)")
+    fallbacks: list[tuple] = []
+    for item in graph.nodes:
+        if not isinstance(item, Kernel) and item.op in VIEW:
+            body.append(f"{item.output.name} = {_view_code(item)}")
+            continue
+        body += [f"{v.name} = {_allocate(v, plan)}" for v in item.outputs]
+        if isinstance(item, Kernel) or item.op not in (Op.MATMUL, Op.CONV, Op.FALLBACK, Op.SCATTER_ADD):
+            kernel = item if isinstance(item, Kernel) else _lone_kernel(item)
+            source = write_kernel(kernel, f"kernel{len(kernels)}_{kernel.name}")
+            kernels.append(source)
+            body.append(_launch_line(len(kernels) - 1, source))
+        else:
+            body.append(_extern_line(item, fallbacks))
+    outputs = ", ".join("None" if o is None else (o.name if isinstance(o, Value) else size(o)) for o in graph.outputs)
+    body.append(f"return [{outputs}]")
+    params = ", ".join(v.name if isinstance(v, Value) else str(v) for v in graph.inputs)
+    host = f"def program({params}):\n" + "\n".join("    " + line for line in body) + "\n"
+    header = ("import torch\nimport triton\nimport triton.language as tl\n"
+              "from minicomp.backends import triton_math as tm\nfrom minicomp.backends import triton_runtime as rt\n")
+    module_source = header + "\n\n" + "\n\n".join(k.source for k in kernels) + "\n\n" + host
+    module = rt.load_module(module_source)
+    module.KERNELS = [rt.Launcher(getattr(module, k.name), k) for k in kernels]
+    module.FALLBACKS = fallbacks
+    return TritonProgram(module_source, kernels, module.program)
+
+
+def compile_triton(graph: Graph) -> tuple[TritonProgram, Callable[[list], list]]:
+    """The generated program and a runner taking torch tensors (and ints), returning torch tensors."""
+    rt.require_triton()
+    program = generate(graph)
+
+    def run(args: list) -> list:
+        devices = [a.device for a in args if isinstance(a, torch.Tensor)]
+        device = devices[0] if devices else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        rt.set_device(program.function, device)
+        results = program.function(*args)
+        return [r.contiguous() if isinstance(r, torch.Tensor) else r for r in results]
+
+    return program, run
+
+
+def _bind_sizes(graph: Graph) -> list[str]:
+    bound = {str(v) for v in graph.inputs if not isinstance(v, Value)}
+    lines = []
+    for value in graph.tensor_inputs:
+        for axis, dim in enumerate(value.shape):
+            if isinstance(dim, sympy.Symbol) and str(dim) not in bound:
+                bound.add(str(dim))
+                lines.append(f"{dim} = {value.name}.shape[{axis}]")
+    lines.append("SIZES = {" + ", ".join(f"{s!r}: {s}" for s in sorted(bound)) + "}")
+    return lines
+
+
+def _torch_dtype(value: Value) -> str:
+    return f"torch.{value.dtype.full_name}"
+
+
+def _shape(value: Value) -> str:
+    return "(" + "".join(f"{size(s)}, " for s in value.shape) + ")"
+
+
+def _allocate(value: Value, plan) -> str:
+    if plan is not None and value.name in plan.offsets:
+        return f"rt.slot(arena, {size(plan.offsets[value.name])}, {_shape(value)}, {_torch_dtype(value)})"
+    return f"torch.empty({_shape(value)}, dtype={_torch_dtype(value)}, device=DEVICE)"
+
+
+def _view_code(node: Node) -> str:
+    x, attrs = node.inputs[0].name, node.attrs
+    if node.op is Op.RESHAPE:
+        return f"{x}.reshape({_shape(node.output)})"
+    if node.op is Op.PERMUTE:
+        return f"{x}.permute({tuple(attrs['dims'])})"
+    if node.op is Op.EXPAND:
+        return f"{x}.expand({_shape(node.output)})"
+    index = ":, " * attrs["axis"]
+    return f"{x}[{index}{size(attrs['start'])}:{size(attrs['stop'])}:{size(attrs['step'])}]"
+
+
+def _lone_kernel(node: Node) -> Kernel:
+    inputs = list({id(v): v for v in node.inputs}.values())
+    return Kernel(node.outputs[0].name, [node], inputs, list(node.outputs))
+
+
+def _launch_line(index: int, source: KernelSource) -> str:
+    ins = ", ".join(v.name for v in source.inputs)
+    outs = ", ".join(v.name for v in source.outputs)
+    sizes = ", ".join(_size_value(s) for s in source.sizes)
+    return f"KERNELS[{index}]([{ins}], [{outs}], [{sizes}], SIZES)"
+
+
+def _size_value(expr: Any) -> str:
+    return size(expr)
+
+
+def _extern_line(node: Node, fallbacks: list) -> str:
+    args = [v.name for v in node.inputs]
+    out = node.outputs[0].name
+    if node.op is Op.MATMUL:
+        return f"torch.matmul({args[0]}, {args[1]}, out={out})"
+    if node.op is Op.CONV:
+        a = node.attrs
+        bias = args[2] if len(args) > 2 else "None"
+        spatial = len(a["stride"])
+        return (f"{out}.copy_(torch.ops.aten.convolution({args[0]}, {args[1]}, {bias}, {list(a['stride'])}, "
+                f"{list(a['padding'])}, {list(a['dilation'])}, False, {[0] * spatial}, {a['groups']}))")
+    if node.op is Op.SCATTER_ADD:
+        return f"rt.scatter_add({args[0]}, {node.attrs['axis']}, {args[1]}, {args[2]}, {out})"
+    index = len(fallbacks)
+    fallbacks.append((node.attrs["args"], node.attrs["kwargs"]))
+    values = "{" + ", ".join(f"{v.name!r}: {v.name}" for v in {id(v): v for v in node.inputs}.values()) + "}"
+    outs = ", ".join(v.name for v in node.outputs)
+    return f"rt.call_torch({node.attrs['target']!r}, *FALLBACKS[{index}], {values}, SIZES, [{outs}])  # fallback"

@@ -1,0 +1,366 @@
+"""Triton source for one Kernel region: pointwise over a flat index, or a persistent row reduction.
+
+Every value is produced by `emit(value, index, mask)`: the Triton expression for that value at the
+given linear index (row-major in the value's own shape). Views turn an index into another index
+(reshape keeps it, permute/expand/slice re-linearise coordinates); inputs become masked loads;
+pointwise ops recurse into their inputs at the same index. Values computed after a reduction are
+kept in registers at the kernel's own position, which fusion_rules guarantees is where they are read.
+Low-precision floats are loaded into float32 and rounded only when stored or explicitly cast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import sympy
+
+from minicomp.ir import DType, Kernel, Node, Op, Value
+from minicomp.ir.ops import BINARY, COMPARISON, REDUCTION, UNARY, VIEW
+from minicomp.passes.fusion_rules import signature_of
+
+TRITON_TYPE = {
+    DType.BOOL: "tl.int1", DType.UINT8: "tl.uint8", DType.INT8: "tl.int8", DType.INT16: "tl.int16",
+    DType.INT32: "tl.int32", DType.INT64: "tl.int64", DType.FLOAT16: "tl.float16",
+    DType.BFLOAT16: "tl.bfloat16", DType.FLOAT32: "tl.float32", DType.FLOAT64: "tl.float64",
+}
+UNARY_CODE = {
+    Op.NEG: "-({0})", Op.ABS: "tl.abs({0})", Op.EXP: "tl.exp({0})", Op.LOG: "tl.log({0})",
+    Op.LOG1P: "tl.log(1.0 + {0})", Op.EXPM1: "(tl.exp({0}) - 1.0)", Op.SQRT: "tl.sqrt({0})",
+    Op.RSQRT: "(1.0 / tl.sqrt({0}))", Op.RECIPROCAL: "(1.0 / {0})", Op.SIN: "tl.sin({0})",
+    Op.COS: "tl.cos({0})", Op.TAN: "(tl.sin({0}) / tl.cos({0}))", Op.TANH: "tm.tanh({0})",
+    Op.ATAN: "tm.atan({0})", Op.ERF: "tl.erf({0})", Op.FLOOR: "tl.floor({0})", Op.CEIL: "tl.ceil({0})",
+    Op.TRUNC: "tm.trunc({0})", Op.ROUND: "tm.round_half_even({0})", Op.SIGN: "tm.sign({0})",
+    Op.LOGICAL_NOT: "({0} == 0)", Op.BITWISE_NOT: "(~{0})",
+}
+BINARY_CODE = {
+    Op.ADD: "({0} + {1})", Op.SUB: "({0} - {1})", Op.MUL: "({0} * {1})", Op.DIV: "({0} / {1})",
+    Op.MAXIMUM: "tm.maximum({0}, {1})", Op.MINIMUM: "tm.minimum({0}, {1})", Op.ATAN2: "tm.atan2({0}, {1})",
+    Op.BITWISE_AND: "({0} & {1})", Op.BITWISE_OR: "({0} | {1})", Op.BITWISE_XOR: "({0} ^ {1})",
+    Op.EQ: "({0} == {1})", Op.NE: "({0} != {1})", Op.LT: "({0} < {1})", Op.LE: "({0} <= {1})",
+    Op.GT: "({0} > {1})", Op.GE: "({0} >= {1})",
+}
+
+
+def compute_type(dtype: DType) -> str:
+    """Registers hold float16/bfloat16 as float32."""
+    return "tl.float32" if dtype.is_low_precision else TRITON_TYPE[dtype]
+
+
+@dataclasses.dataclass
+class KernelSource:
+    """A generated kernel: source text, argument order, and how to launch it."""
+
+    name: str
+    source: str
+    inputs: list            # Values read (pointer arguments, in order)
+    outputs: list           # Values written (pointer arguments, in order)
+    sizes: list             # sympy expressions passed as integer arguments
+    outer: sympy.Expr       # elements (rows, for reductions) the grid covers
+    reduced: sympy.Expr     # reduced elements per row (1 for pointwise kernels)
+
+
+class KernelWriter:
+    """Generates the source for one kernel; see the module docstring for the scheme."""
+
+    def __init__(self, kernel: Kernel):
+        self.kernel = kernel
+        self.lines: list[str] = []
+        self.memo: dict = {}
+        self.sizes: dict[str, sympy.Expr] = {}
+        self.producer = {id(v): node for node in kernel.nodes for v in node.outputs}
+        self.inputs = list(kernel.inputs)
+        self.signature = next((s for s in map(signature_of, kernel.nodes) if s is not None), None)
+        self.after_reduction = self._after_reduction()
+
+    # -- sizes and indices ----------------------------------------------------------------
+    def size(self, expr) -> str:
+        """An integer literal, or a kernel argument holding the size expression."""
+        expr = sympy.sympify(expr)
+        if expr.is_Integer:
+            return str(int(expr))
+        key = str(expr)
+        if key not in self.sizes:
+            self.sizes[key] = expr
+        return f"ks{list(self.sizes).index(key)}"
+
+    def define(self, code: str, prefix: str = "tmp") -> str:
+        key = ("define", code)
+        if key not in self.memo:
+            name = f"{prefix}{len(self.memo)}"
+            self.lines.append(f"{name} = {code}")
+            self.memo[key] = name
+        return self.memo[key]
+
+    def coordinates(self, index: str, shape) -> list[str]:
+        """Row-major coordinates of a linear index."""
+        coordinates, stride = [], sympy.Integer(1)
+        for position in reversed(range(len(shape))):
+            stride_code = self.size(stride)
+            size_code = self.size(shape[position])
+            divided = index if stride == 1 else f"({index} // {stride_code})"
+            coordinates.append(divided if position == 0 else f"({divided} % {size_code})")
+            stride = stride * shape[position]
+        return [self.define(c, "c") for c in reversed(coordinates)]
+
+    def linearize(self, coordinates: list[str], shape) -> str:
+        terms, stride = [], sympy.Integer(1)
+        for position in reversed(range(len(shape))):
+            terms.append(coordinates[position] if stride == 1 else f"{coordinates[position]} * {self.size(stride)}")
+            stride = stride * shape[position]
+        return self.define(" + ".join(reversed(terms)) if terms else "0", "i")
+
+    # -- values ---------------------------------------------------------------------------
+    def emit(self, value: Value, index: str, mask: str) -> str:
+        """The name of a Triton variable holding `value` at linear `index` (masked by `mask`)."""
+        node = self.producer.get(id(value))
+        if node is not None and id(node) in self.after_reduction:
+            return self.own(value)
+        key = (id(value), index, mask)
+        if key not in self.memo:
+            self.memo[key] = self.define(self.compute(value, node, index, mask), "v")
+        return self.memo[key]
+
+    def compute(self, value: Value, node, index: str, mask: str) -> str:
+        if node is None:
+            pointer = f"in_ptr{self.inputs.index(value)}"
+            load = f"tl.load({pointer} + ({index}), mask={mask}, other=0)"
+            return f"{load}.to(tl.float32)" if value.dtype.is_low_precision else load
+        op = node.op
+        if op in VIEW:
+            return self.emit(node.inputs[0], self.view_index(node, index), mask)
+        if op in UNARY or op in BINARY or op in COMPARISON or op in (Op.WHERE, Op.CAST):
+            args = [self.emit(v, index, mask) for v in node.inputs]
+            return self.pointwise(node, args)
+        if op is Op.FULL:
+            return f"tl.full([1], {_literal(node.attrs['value'])}, {compute_type(value.dtype)})"
+        if op is Op.IOTA:
+            start, step = node.attrs["start"], node.attrs["step"]
+            return f"({_literal(start)} + {_literal(step)} * ({index})).to({compute_type(value.dtype)})"
+        if op is Op.GATHER:
+            return self.gather(node, index, mask)
+        if op is Op.CAT:
+            return self.cat(node, index, mask)
+        if op is Op.PAD:
+            return self.pad(node, index, mask)
+        raise NotImplementedError(f"triton backend: {op.value} cannot be computed at an arbitrary index")
+
+    def view_index(self, node: Node, index: str) -> str:
+        """Index into the view's input that holds the element at `index` of its output."""
+        source, out = node.inputs[0], node.output
+        if node.op is Op.RESHAPE:
+            return index
+        coordinates = self.coordinates(index, out.shape)
+        if node.op is Op.PERMUTE:
+            inner = [None] * len(coordinates)
+            for position, axis in enumerate(node.attrs["dims"]):
+                inner[axis] = coordinates[position]
+        elif node.op is Op.EXPAND:
+            inner = ["0" if source.shape[i] == 1 and out.shape[i] != 1 else c for i, c in enumerate(coordinates)]
+        else:  # slice
+            axis = node.attrs["axis"]
+            inner = list(coordinates)
+            inner[axis] = f"({self.size(node.attrs['start'])} + {self.size(node.attrs['step'])} * {coordinates[axis]})"
+        return self.linearize(inner, source.shape)
+
+    def pointwise(self, node: Node, args: list[str]) -> str:
+        op, dtype = node.op, node.inputs[0].dtype if node.inputs else node.output.dtype
+        if op is Op.CAST:
+            target = node.attrs["dtype"]
+            if target is DType.BOOL:
+                return f"({args[0]} != 0)"
+            converted = f"{args[0]}.to({TRITON_TYPE[target]})"
+            return f"{converted}.to(tl.float32)" if target.is_low_precision else converted
+        if op is Op.WHERE:
+            return f"tl.where({args[0]}, {args[1]}, {args[2]})"
+        if op in UNARY:
+            return UNARY_CODE[op].format(*args)
+        integer = not dtype.is_float
+        if op is Op.FLOORDIV:
+            return f"tm.floordiv_int({args[0]}, {args[1]})" if integer else f"tl.floor({args[0]} / {args[1]})"
+        if op is Op.REMAINDER:
+            return f"tm.remainder_int({args[0]}, {args[1]})" if integer else f"tm.remainder_float({args[0]}, {args[1]})"
+        if op is Op.FMOD:
+            return f"({args[0]} % {args[1]})" if integer else f"tm.fmod_float({args[0]}, {args[1]})"
+        if op is Op.POW:
+            if integer:
+                power = f"tm.power({args[0]}.to(tl.float64), {args[1]}.to(tl.float64))"
+                return f"tm.round_half_even({power}).to({TRITON_TYPE[dtype]})"
+            return f"tm.power({args[0]}, {args[1]})"
+        return BINARY_CODE[op].format(*args)
+
+    def gather(self, node: Node, index: str, mask: str) -> str:
+        data, positions = node.inputs
+        axis = node.attrs["axis"]
+        coordinates = self.coordinates(index, positions.shape)
+        picked = self.emit(positions, index, mask)
+        inner = list(coordinates)
+        inner[axis] = picked
+        return self.emit(data, self.linearize(inner, data.shape), mask)
+
+    def cat(self, node: Node, index: str, mask: str) -> str:
+        axis = node.attrs["axis"]
+        coordinates = self.coordinates(index, node.output.shape)
+        result, offset = None, sympy.Integer(0)
+        pieces = []
+        for part in node.inputs:
+            inner = list(coordinates)
+            inner[axis] = f"({coordinates[axis]} - {self.size(offset)})"
+            inside = self.define(f"({coordinates[axis]} >= {self.size(offset)}) & "
+                                 f"({coordinates[axis]} < {self.size(offset + part.shape[axis])})", "m")
+            pieces.append((inside, self.emit(part, self.linearize(inner, part.shape), f"{mask} & {inside}")))
+            offset = offset + part.shape[axis]
+        result = pieces[-1][1]
+        for inside, piece in reversed(pieces[:-1]):
+            result = f"tl.where({inside}, {piece}, {result})"
+        return result
+
+    def pad(self, node: Node, index: str, mask: str) -> str:
+        source = node.inputs[0]
+        coordinates = self.coordinates(index, node.output.shape)
+        inner, conditions = [], []
+        for position, (low, _) in enumerate(node.attrs["pads"]):
+            shifted = self.define(f"({coordinates[position]} - {self.size(low)})", "c")
+            inner.append(shifted)
+            conditions.append(f"({shifted} >= 0) & ({shifted} < {self.size(source.shape[position])})")
+        inside = self.define(" & ".join(conditions) or "True", "m")
+        loaded = self.emit(source, self.linearize(inner, source.shape), f"{mask} & {inside}")
+        return f"tl.where({inside}, {loaded}, {_literal(node.attrs['value'])})"
+
+    # -- reductions ----------------------------------------------------------------------
+    def own(self, value: Value) -> str:
+        """A value computed once at the kernel's own position (its row or its element)."""
+        key = ("own", id(value))
+        if key in self.memo:
+            return self.memo[key]
+        node = self.producer[id(value)]
+        if node.op in REDUCTION:
+            code = self.reduction(node)
+        elif node.op in VIEW:
+            code = self.own(node.inputs[0])
+        else:
+            index, mask = self.position(value)
+            args = [self.own(v) if id(self.producer.get(id(v))) in self.after_reduction else self.emit(v, index, mask)
+                    for v in node.inputs]
+            code = self.pointwise(node, args)
+        self.memo[key] = self.define(code, "r")
+        return self.memo[key]
+
+    def position(self, value: Value) -> tuple[str, str]:
+        """(index, mask) of a value at the kernel's own position: full-size element or row."""
+        if self.signature is None or _equal(value.numel, self.full_size):
+            return "lindex", "lmask"
+        return "xindex", "xmask"
+
+    def reduction(self, node: Node) -> str:
+        source = node.inputs[0]
+        loaded = self.emit(source, "lindex", "lmask")
+        op, dtype = node.op, source.dtype
+        if op is Op.SUM and dtype is not DType.BOOL:
+            return f"tl.sum(tl.where(lmask, {loaded}, 0), 1)[:, None]"
+        if op is Op.PROD:
+            return f"tl.reduce(tl.where(lmask, {loaded}, 1), 1, tm.product)[:, None]"
+        if op in (Op.ARGMAX, Op.ARGMIN):
+            low = op is Op.ARGMAX
+            filled = f"tl.where(lmask, {loaded}, {_extreme(dtype, lowest=low)})"
+            positions = "tl.broadcast_to(rindex, [XBLOCK, RBLOCK])"
+            combine = "tm.argmax_combine" if low else "tm.argmin_combine"
+            return f"tl.reduce(({filled}, {positions}), 1, {combine})[1][:, None].to(tl.int64)"
+        largest = op is Op.MAX or (op is Op.SUM and dtype is DType.BOOL)
+        filled = f"tl.where(lmask, {loaded}, {_extreme(dtype, lowest=largest)})"
+        return f"tl.reduce({filled}, 1, {'tm.maximum' if largest else 'tm.minimum'})[:, None]"
+
+    @property
+    def full_size(self):
+        return self.signature.outer * self.signature.reduced
+
+    def _after_reduction(self) -> set:
+        result: set[int] = set()
+        for node in self.kernel.nodes:
+            upstream = [self.producer.get(id(v)) for v in node.inputs]
+            if node.op in REDUCTION or any(p is not None and id(p) in result for p in upstream):
+                result.add(id(node))
+        return result
+
+    # -- the whole kernel ----------------------------------------------------------------
+    def write(self, name: str) -> KernelSource:
+        stores = []
+        for position, value in enumerate(self.kernel.outputs):
+            index, mask = self.position(value)
+            stored = self.own(value) if id(self.producer[id(value)]) in self.after_reduction \
+                else self.emit(value, index, mask)
+            block = "[XBLOCK]" if self.signature is None else ("[XBLOCK, RBLOCK]" if index == "lindex" else "[XBLOCK, 1]")
+            stores.append(f"tl.store(out_ptr{position} + ({index}), tl.broadcast_to({stored}, {block})"
+                          f".to({TRITON_TYPE[value.dtype]}), mask={mask})")
+        body = self.lines + stores
+        if self.signature is None:
+            outer, reduced = self.kernel.outputs[0].numel, sympy.Integer(1)
+            prologue = [
+                "xindex = (tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)).to(tl.int64)",
+                f"xmask = xindex < {self.size(outer)}",
+                "lindex = xindex",
+                "lmask = xmask",
+            ]
+        else:
+            outer, reduced = self.signature.outer, self.signature.reduced
+            prologue = self._reduction_prologue()
+        arguments = [f"in_ptr{i}" for i in range(len(self.inputs))]
+        arguments += [f"out_ptr{i}" for i in range(len(self.kernel.outputs))]
+        arguments += [f"ks{i}" for i in range(len(self.sizes))]
+        arguments += ["XBLOCK: tl.constexpr"] + (["RBLOCK: tl.constexpr"] if self.signature else [])
+        lines = ["@triton.jit", f"def {name}({', '.join(arguments)}):"]
+        lines += ["    " + line for line in prologue + body]
+        return KernelSource(name, "\n".join(lines) + "\n", self.inputs, list(self.kernel.outputs),
+                            list(self.sizes.values()), outer, reduced)
+
+    def _reduction_prologue(self) -> list[str]:
+        shape, axes = self.signature.shape, self.signature.axes
+        outer_axes = [i for i in range(len(shape)) if i not in axes]
+        lines = [
+            "xindex = (tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)[:, None]).to(tl.int64)",
+            "rindex = tl.arange(0, RBLOCK)[None, :].to(tl.int64)",
+            f"xmask = xindex < {self.size(self.signature.outer)}",
+            f"rmask = rindex < {self.size(self.signature.reduced)}",
+            "lmask = xmask & rmask",
+        ]
+        saved = self.lines
+        self.lines = []
+        outer_coordinates = self.coordinates("xindex", [shape[i] for i in outer_axes])
+        reduced_coordinates = self.coordinates("rindex", [shape[i] for i in axes])
+        coordinates = [None] * len(shape)
+        for axis, code in zip(outer_axes, outer_coordinates):
+            coordinates[axis] = code
+        for axis, code in zip(axes, reduced_coordinates):
+            coordinates[axis] = code
+        full = self.linearize(coordinates, shape)
+        lines += self.lines + [f"lindex = {full}"]
+        self.lines = saved
+        return lines
+
+
+def _literal(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return f'float("{value}")'
+    return repr(value)
+
+
+def _extreme(dtype: DType, lowest: bool) -> str:
+    """The identity of max (lowest=True) or min over `dtype`."""
+    if dtype.is_float:
+        return 'float("-inf")' if lowest else 'float("inf")'
+    if dtype is DType.BOOL:
+        return "0" if lowest else "1"
+    bits = dtype.itemsize * 8
+    if dtype is DType.UINT8:
+        return "0" if lowest else "255"
+    return str(-(2 ** (bits - 1))) if lowest else str(2 ** (bits - 1) - 1)
+
+
+def _equal(a, b) -> bool:
+    return sympy.simplify(sympy.sympify(a) - sympy.sympify(b)) == 0
+
+
+def write_kernel(kernel: Kernel, name: str) -> KernelSource:
+    """Triton source for `kernel` under the function name `name`."""
+    return KernelWriter(kernel).write(name)

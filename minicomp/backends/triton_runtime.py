@@ -1,0 +1,185 @@
+"""What generated Triton programs need at run time: module loading, launching with tuned block sizes,
+arena slots, fallbacks through torch, and scatter_add's atomic kernel."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+from typing import Any
+
+import sympy
+import torch
+from torch.utils._pytree import tree_flatten, tree_map
+
+from minicomp.errors import BackendUnavailableError
+from minicomp.ir import Value
+
+CACHE_DIR = os.path.join(os.environ.get("MINICOMP_CACHE_DIR", os.path.expanduser("~/.cache/minicomp")), "triton")
+_MODULES: dict[str, Any] = {}
+_TUNED: dict[str, dict] = {}
+
+
+def interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def require_triton() -> None:
+    """Raise a clear error unless Triton can run here: a CUDA GPU, or TRITON_INTERPRET=1 on CPU."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        raise BackendUnavailableError("target='triton' needs the triton package: pip install 'minicomp[triton]'") from None
+    if not torch.cuda.is_available() and not interpreting():
+        raise BackendUnavailableError("target='triton' needs a CUDA GPU, or TRITON_INTERPRET=1 to run Triton's "
+                                      "interpreter on CPU (slow; meant for tests)")
+
+
+def load_module(source: str):
+    """Import generated source (triton.jit needs a real file); one module per distinct source text."""
+    key = hashlib.sha256(source.encode()).hexdigest()[:24]
+    if key not in _MODULES:
+        os.makedirs(CACHE_DIR, exist_ok=True)
+        path = os.path.join(CACHE_DIR, f"program_{key}.py")
+        if not os.path.exists(path):
+            with open(path + ".tmp", "w") as handle:
+                handle.write(source)
+            os.replace(path + ".tmp", path)
+        spec = importlib.util.spec_from_file_location(f"minicomp_triton_{key}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        module.DEVICE = torch.device("cpu")
+        _MODULES[key] = module
+    return _MODULES[key]
+
+
+def set_device(program, device: torch.device) -> None:
+    program.__globals__["DEVICE"] = device
+
+
+def slot(arena: torch.Tensor, offset: int, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
+    """A tensor view of `shape` and `dtype` at byte `offset` of the arena."""
+    count = 1
+    for extent in shape:
+        count *= extent
+    nbytes = count * torch.empty((), dtype=dtype).element_size()
+    return arena[offset:offset + nbytes].view(dtype).view(shape)
+
+
+def _next_power_of_two(n: int) -> int:
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+class Launcher:
+    """Launches one generated kernel: grid from its domain, block sizes tuned once per (source, sizes)."""
+
+    def __init__(self, function, source):
+        self.function = function
+        self.source = source
+        self.key = hashlib.sha256(source.source.encode()).hexdigest()[:16]
+
+    def __call__(self, inputs: list, outputs: list, sizes: list, bound: dict) -> None:
+        outer = _evaluate(self.source.outer, bound)
+        reduced = _evaluate(self.source.reduced, bound)
+        if outer == 0:
+            return
+        inputs = [x.contiguous() for x in inputs]
+        config = self.config(outer, reduced, inputs, outputs, sizes)
+        self.launch(config, outer, inputs, outputs, sizes)
+
+    def launch(self, config: dict, outer: int, inputs, outputs, sizes) -> None:
+        block = config["XBLOCK"]
+        grid = ((outer + block - 1) // block,)
+        self.function[grid](*inputs, *outputs, *sizes, **config)
+
+    def candidates(self, outer: int, reduced: int) -> list[dict]:
+        if self.source.reduced == 1 and reduced == 1:
+            if interpreting():
+                return [{"XBLOCK": min(_next_power_of_two(outer), 4096)}]
+            return [{"XBLOCK": x, "num_warps": w} for x, w in ((256, 4), (512, 4), (1024, 4), (1024, 8))]
+        rblock = _next_power_of_two(max(reduced, 1))
+        if interpreting():
+            return [{"XBLOCK": max(1, min(_next_power_of_two(outer), 8192 // rblock)), "RBLOCK": rblock}]
+        rows = [x for x in (1, 2, 4, 8, 16, 32) if x * rblock <= 16384] or [1]
+        warps = [w for w in (2, 4, 8, 16) if w * 32 <= max(32, rblock * rows[0] // 4)] or [4]
+        return [{"XBLOCK": x, "RBLOCK": rblock, "num_warps": w} for x in rows for w in warps]
+
+    def config(self, outer: int, reduced: int, inputs, outputs, sizes) -> dict:
+        """The fastest candidate, measured once and remembered on disk (the first one when interpreting)."""
+        candidates = self.candidates(outer, reduced)
+        if len(candidates) == 1:
+            return candidates[0]
+        key = f"{self.key}:{outer}:{reduced}:{inputs[0].dtype if inputs else ''}"
+        cache = _tuning_cache()
+        if key not in cache:
+            from triton.testing import do_bench
+
+            timings = []
+            for candidate in candidates:
+                try:
+                    timings.append((do_bench(lambda: self.launch(candidate, outer, inputs, outputs, sizes),
+                                             warmup=5, rep=20), candidate))
+                except Exception:  # a candidate that does not compile (too many registers) is skipped
+                    continue
+            cache[key] = min(timings, key=lambda t: t[0])[1]
+            _save_tuning_cache(cache)
+        return cache[key]
+
+
+def _tuning_cache() -> dict:
+    if "cache" not in _TUNED:
+        path = os.path.join(CACHE_DIR, "autotune.json")
+        _TUNED["cache"] = json.load(open(path)) if os.path.exists(path) else {}
+    return _TUNED["cache"]
+
+
+def _save_tuning_cache(cache: dict) -> None:
+    os.makedirs(CACHE_DIR, exist_ok=True)
+    path = os.path.join(CACHE_DIR, "autotune.json")
+    with open(path + f".{os.getpid()}", "w") as handle:
+        json.dump(cache, handle, indent=1, sort_keys=True)
+    os.replace(path + f".{os.getpid()}", path)
+
+
+def _evaluate(expr, bound: dict) -> int:
+    expr = sympy.sympify(expr)
+    if expr.free_symbols:
+        expr = expr.subs({s: bound[str(s)] for s in expr.free_symbols})
+    return int(expr)
+
+
+def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict, outputs: list) -> None:
+    """Run ATen op `target` with torch and copy its results into the preallocated outputs."""
+    namespace, name, overload = target.split(".")
+    function = getattr(getattr(getattr(torch.ops, namespace), name), overload)
+
+    def resolve(leaf: Any) -> Any:
+        if isinstance(leaf, Value):
+            return values[leaf.name]
+        if isinstance(leaf, sympy.Basic):
+            number = leaf.subs({symbol: sizes[str(symbol)] for symbol in leaf.free_symbols})
+            return int(number) if number.is_integer else float(number)
+        return leaf
+
+    result = function(*tree_map(resolve, args), **tree_map(resolve, kwargs))
+    tensors = [t for t in tree_flatten(result)[0] if isinstance(t, torch.Tensor)]
+    for out, tensor in zip(outputs, tensors):
+        out.copy_(tensor)
+
+
+def scatter_add(base: torch.Tensor, axis: int, index: torch.Tensor, source: torch.Tensor, out: torch.Tensor) -> None:
+    """out = base with source added at index along axis: flat targets computed with torch, adds in Triton."""
+    from minicomp.backends.triton_scatter import atomic_add
+
+    accumulator = base.to(torch.float32 if base.dtype in (torch.float16, torch.bfloat16) else base.dtype).clone()
+    positions = list(torch.meshgrid(*[torch.arange(n, device=index.device) for n in index.shape], indexing="ij"))
+    positions[axis] = index
+    strides = accumulator.stride()
+    flat = sum(p.to(torch.int64) * s for p, s in zip(positions, strides)).reshape(-1).contiguous()
+    values = source[tuple(slice(0, n) for n in index.shape)].to(accumulator.dtype).reshape(-1).contiguous()
+    atomic_add(accumulator.view(-1), flat, values)
+    out.copy_(accumulator)
+
