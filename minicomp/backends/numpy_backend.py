@@ -12,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import sympy
 import torch
+from torch.utils._pytree import tree_flatten
 
 from minicomp.backends import numpy_runtime as rt
 from minicomp.ir import DType, Graph, Kernel, Node, Op, Value
@@ -164,8 +165,9 @@ def generate(graph: Graph) -> NumpyProgram:
             name = item.name if isinstance(item, Kernel) else f"kernel_{item.outputs[0].name}"
             nodes = item.nodes if isinstance(item, Kernel) else [item]
             reads = item.inputs if isinstance(item, Kernel) else _unique(item.inputs)
-            kernels.append(_kernel_function(name, nodes, reads, item.outputs))
-            body.append(f"{', '.join(v.name for v in item.outputs)} = {name}({', '.join(v.name for v in reads)})")
+            arguments = [v.name for v in reads] + _size_symbols(nodes)
+            kernels.append(_kernel_function(name, nodes, arguments, item.outputs))
+            body.append(f"{', '.join(v.name for v in item.outputs)} = {name}({', '.join(arguments)})")
         if plan is not None:
             body += [f"{v.name} = rt.store(arena, {size(plan.offsets[v.name])}, {v.name})"
                      for v in item.outputs if v.name in plan.offsets]
@@ -174,7 +176,7 @@ def generate(graph: Graph) -> NumpyProgram:
     params = ", ".join(v.name if isinstance(v, Value) else str(v) for v in graph.inputs)
     source = "\n\n".join(kernels + [f"def program({params}):\n" + "\n".join("    " + line for line in body)]) + "\n"
     namespace: dict[str, Any] = {}
-    exec(compile(f"import numpy as np\nfrom minicomp.backends import numpy_runtime as rt\n{source}",
+    exec(compile(f"import math\nimport numpy as np\nfrom minicomp.backends import numpy_runtime as rt\n{source}",
                  f"<minicomp {graph.name}>", "exec"), namespace)
     namespace["FALLBACKS"] = fallbacks
     return NumpyProgram(source, namespace["program"], len(kernels))
@@ -207,8 +209,19 @@ def _unique(values: list[Value]) -> list[Value]:
     return list(seen.values())
 
 
-def _kernel_function(name: str, nodes: list[Node], reads: list[Value], writes: list[Value]) -> str:
-    lines = [f"def {name}({', '.join(v.name for v in reads)}):"]
+def _size_symbols(nodes: list[Node]) -> list[str]:
+    """The size symbols (s0, ...) that the nodes' shapes and attributes mention: kernels take them as arguments."""
+    found: set = set()
+    for node in nodes:
+        leaves = [dim for value in node.outputs for dim in value.shape]
+        leaves += [leaf for leaf in tree_flatten(list(node.attrs.values()))[0] if isinstance(leaf, sympy.Basic)]
+        for leaf in leaves:
+            found |= sympy.sympify(leaf).free_symbols
+    return sorted(str(symbol) for symbol in found)
+
+
+def _kernel_function(name: str, nodes: list[Node], arguments: list[str], writes: list[Value]) -> str:
+    lines = [f"def {name}({', '.join(arguments)}):"]
     for node in nodes:
         lines.append(f"    #{format_node(node, indent=' ').split('  #')[0]}")
         lines.append(f"    {node.outputs[0].name} = {node_code(node, [v.name for v in node.inputs])}")
