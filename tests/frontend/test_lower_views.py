@@ -156,3 +156,33 @@ def test_dynamic_sizes(lowered):
     def fn(x):
         return x[:, 2:], x[:, -3:], x[1:].reshape(-1), x.unsqueeze(0).expand(2, -1, -1), x.permute(1, 0)
     check(lowered, ["aten.slice.Tensor", "aten.expand.default"], fn, make((3, 7)), grad=False, dynamic=True)
+
+
+def test_diagonal_with_offsets_and_its_backward(lowered):
+    def fn(matrix, x):
+        return (matrix.diagonal(), matrix.diag(-1), matrix.diagonal(2), matrix.diagonal(-3), matrix.diagonal(7),
+                x.diagonal(1, -1, 1), x.diagonal(-2, 3, 2))
+    check(lowered, ["aten.diagonal.default", "aten.diagonal_scatter.default"], fn, make((3, 5)), make((2, 4, 6, 5)))
+
+
+def test_diagonal_scatter_and_diag_embed(lowered):
+    def fn(x, src):
+        return torch.diagonal_scatter(x, src, 1), torch.diag_embed(src)
+    check(lowered, ["aten.diagonal_scatter.default"], fn, make((3, 5)), make((3,), seed=1))
+
+
+def test_unfold_windows(lowered):
+    def fn(x):
+        return x.unfold(1, 2, 1), x.unfold(1, 2, 2), x.unfold(0, 3, 5), x.unfold(-1, 1, 3), x.unfold(0, 2, 1).unfold(1, 3, 2)
+    check(lowered, ["aten.unfold.default"], fn, make((3, 5)))
+
+
+def test_as_strided_only_when_it_is_a_reshape(lowered):
+    def plain(x):
+        return x.as_strided((15,), (1,)) * 2, x.as_strided((5, 1, 3), (3, 7, 1))
+
+    def transposed(x):
+        return x.as_strided((5, 3), (1, 5)) * 2
+    check(lowered, ["aten.as_strided.default", "aten.as_strided_scatter.default"], plain, make((3, 5)))
+    reports = compile_and_compare(transposed, make((3, 5)))
+    assert fallback_ops(reports) == ["aten.as_strided.default", "aten.as_strided_scatter.default"]

@@ -1,4 +1,7 @@
-"""Layout ATen ops (views, cat, pad, split, flip, repeat, slice_scatter) -> RESHAPE/PERMUTE/EXPAND/SLICE/CAT/PAD.
+"""Layout ATen ops -> RESHAPE/PERMUTE/EXPAND/SLICE/CAT/PAD (and WHERE/GATHER where a copy needs them).
+
+Views, slicing, diagonal and unfold are index arithmetic; cat, pad, repeat and flip copy; the
+*_scatter ops (the backward of a view) write into a slice through PAD and a WHERE with a bool mask.
 
 Sizes may be symbolic. Where torch clamps a slice bound and sympy cannot tell whether the clamp
 applies, we take the in-range case; torch guarded the same case while tracing, and lower.py compares
@@ -69,21 +72,34 @@ def t(ctx: Context, x: Value) -> Value:
     return permute_axes(ctx, x, (1, 0)) if x.rank == 2 else x
 
 
-@register(aten.as_strided, aten.as_strided_copy)
-def as_strided(ctx: Context, x: Value, size, stride, storage_offset=None) -> Value:
-    """Only the case that is a plain reshape: a contiguous input read contiguously from offset 0."""
-    source = ctx.fx_node.args[0].meta["val"]
-    shape = output_shape(ctx)
+def is_plain_reshape(source, size, stride, storage_offset) -> bool:
+    """Whether as_strided(source, size, stride, offset) reads the whole contiguous `source` in order."""
+    shape = [sym(s) for s in size]
     expected, running = [], sympy.Integer(1)
     for dim in reversed(shape):
         expected.append(running)
         running = running * dim
     same_strides = all(dim == 1 or sympy.simplify(sym(s) - e) == 0
                        for dim, s, e in zip(shape, stride, reversed(expected)))
-    if (not source.is_contiguous() or source.storage_offset() != 0 or (storage_offset or 0) != 0
-            or not same_strides or sympy.simplify(running - x.numel) != 0):
+    whole = sympy.simplify(running - sym(source.numel())) == 0
+    return (source.is_contiguous() and source.storage_offset() == 0 and (storage_offset or 0) == 0
+            and same_strides and whole)
+
+
+@register(aten.as_strided, aten.as_strided_copy)
+def as_strided(ctx: Context, x: Value, size, stride, storage_offset=None) -> Value:
+    """Only the case that is a reshape: a contiguous input read whole, in order."""
+    if not is_plain_reshape(ctx.fx_node.args[0].meta["val"], size, stride, storage_offset):
         raise Unsupported("as_strided that is not a reshape of a contiguous tensor")
-    return ctx.reshape(x, shape)
+    return ctx.reshape(x, output_shape(ctx))
+
+
+@register(aten.as_strided_scatter)
+def as_strided_scatter(ctx: Context, x: Value, src: Value, size, stride, storage_offset=None) -> Value:
+    """Only the case where the strided view is all of x in order: the result is src, reshaped."""
+    if not is_plain_reshape(ctx.fx_node.args[0].meta["val"], size, stride, storage_offset):
+        raise Unsupported("as_strided_scatter into a view that is not all of a contiguous tensor")
+    return ctx.reshape(ctx.cast(src, ctx.out_dtype), x.shape)
 
 
 # -- slicing ------------------------------------------------------------------------------------
@@ -144,6 +160,59 @@ def split_with_sizes(ctx: Context, x: Value, split_sizes, dim: int = 0) -> list:
         pieces.append(slice_axis(ctx, x, axis, start, start + sym(piece)))
         start = start + sym(piece)
     return pieces
+
+
+@register(aten.unfold)
+def unfold(ctx: Context, x: Value, dimension: int, size: int, step: int) -> Value:
+    """Sliding windows along an axis, as a new last axis: one strided SLICE per window offset, then CAT."""
+    if x.rank == 0 or size < 1:
+        raise Unsupported(f"unfold of a rank-{x.rank} tensor with window {size}")
+    axis = normalize_axis(dimension, x.rank)
+    windows = output_shape(ctx)[axis]
+    pieces = []
+    for offset in range(size):
+        piece = slice_axis(ctx, x, axis, offset, offset + (windows - 1) * step + 1, step)
+        pieces.append(ctx.reshape(piece, tuple(piece.shape) + (1,)))
+    return pieces[0] if size == 1 else ctx.add(Op.CAT, *pieces, axis=x.rank)
+
+
+def diagonal_layout(ctx: Context, x: Value, offset: int, dim1: int, dim2: int):
+    """x with the two diagonal axes moved last and flattened, plus where the diagonal starts there,
+    its step (m + 1 for an n x m matrix), its length and the permutation used."""
+    first, second = normalize_axis(dim1, x.rank), normalize_axis(dim2, x.rank)
+    rows, columns = x.shape[first], x.shape[second]
+    if first == second or not (rows.is_Integer and columns.is_Integer):
+        raise Unsupported("diagonal of one axis or of dynamic-size axes")
+    rest = [d for d in range(x.rank) if d not in (first, second)]
+    dims = rest + [first, second]
+    flat = ctx.reshape(permute_axes(ctx, x, dims), [x.shape[d] for d in rest] + [rows * columns])
+    length = max(0, min(int(rows) + min(offset, 0), int(columns) - max(offset, 0)))
+    start = (offset if offset >= 0 else -offset * int(columns)) if length else 0
+    return flat, start, int(columns) + 1, length, dims
+
+
+@register(aten.diagonal, aten.diagonal_copy)
+def diagonal(ctx: Context, x: Value, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Value:
+    """The diagonal is every (m+1)-th entry of the flattened n x m matrix: a strided SLICE."""
+    flat, start, step, length, _ = diagonal_layout(ctx, x, offset, dim1, dim2)
+    return slice_axis(ctx, flat, flat.rank - 1, start, start + max(length - 1, 0) * step + min(length, 1), step)
+
+
+@register(aten.diagonal_scatter)
+def diagonal_scatter(ctx: Context, x: Value, src: Value, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Value:
+    """x with its diagonal replaced by src: src spread along the flattened matrix, then WHERE, then un-flatten."""
+    dtype = ctx.out_dtype
+    x, src = ctx.cast(x, dtype), ctx.cast(src, dtype)
+    flat, start, step, length, dims = diagonal_layout(ctx, x, offset, dim1, dim2)
+    if length == 0:
+        return x
+    axis, size = flat.rank - 1, flat.shape[-1]
+    placed = spread(ctx, src, axis, start, step, size, 0)
+    line = spread(ctx, ctx.full(True, DType.BOOL, (length,)), 0, start, step, size, False)
+    mask = ctx.expand_to(ctx.reshape(line, [1] * axis + [size]), flat.shape)
+    merged = ctx.add(Op.WHERE, mask, placed, flat)
+    moved = ctx.reshape(merged, [x.shape[d] for d in dims])
+    return permute_axes(ctx, moved, [dims.index(d) for d in range(x.rank)])
 
 
 # -- copies that change layout ------------------------------------------------------------------
