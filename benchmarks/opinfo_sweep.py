@@ -12,7 +12,6 @@ import contextlib
 import itertools
 import json
 import logging
-import math
 import signal
 import subprocess
 import sys
@@ -22,14 +21,12 @@ from typing import Any, Callable, Optional
 
 import torch
 import torch._dynamo
-from torch.testing._internal.common_device_type import toleranceOverride
 from torch.testing._internal.common_methods_invocations import op_db
-from torch.testing._internal.opinfo.core import DecorateInfo
 from torch.utils._pytree import tree_flatten
 
 import minicomp
+from opinfo_compare import DEFAULT_ATOL, DEFAULT_RTOL, compare_runs, describe_sample, tolerance_for
 
-DEFAULT_ATOL, DEFAULT_RTOL = 1e-5, 1.3e-6  # torch.testing.assert_close defaults for float32
 SAMPLE_POOL = 64  # samples drawn from each OpInfo before picking an evenly spaced few
 
 
@@ -61,48 +58,30 @@ def select_ops(names: Optional[list[str]], limit: Optional[int], grad: bool) -> 
     return chosen[:limit] if limit else chosen
 
 
-def tolerance_for(op) -> tuple[float, float, bool]:
-    """(atol, rtol, overridden): the largest float32 toleranceOverride the OpInfo carries, else the defaults."""
-    atol, rtol, overridden = DEFAULT_ATOL, DEFAULT_RTOL, False
-    for entry in op.decorators:
-        for decorator in entry.decorators if isinstance(entry, DecorateInfo) else [entry]:
-            if isinstance(decorator, toleranceOverride) and torch.float32 in decorator.d:
-                override = decorator.d[torch.float32]
-                atol, rtol, overridden = max(atol, override.atol), max(rtol, override.rtol), True
-    return atol, rtol, overridden
-
-
-def template_of(value: Any, tensors: list) -> Any:
-    """Copy the sample structure with each tensor replaced by a Slot (and appended to `tensors`)."""
-    if isinstance(value, torch.Tensor):
-        tensors.append(value)
-        return Slot(len(tensors) - 1)
+def map_leaves(value: Any, function: Callable) -> Any:
+    """Apply `function` to each tensor or Slot inside nested lists, tuples and dicts."""
+    if isinstance(value, (torch.Tensor, Slot)):
+        return function(value)
     if isinstance(value, (list, tuple)) and not isinstance(value, torch.Size):
-        return type(value)(template_of(item, tensors) for item in value)
+        return type(value)(map_leaves(item, function) for item in value)
     if isinstance(value, dict):
-        return {key: template_of(item, tensors) for key, item in value.items()}
+        return {key: map_leaves(item, function) for key, item in value.items()}
     return value
-
-
-def fill(template: Any, tensors: tuple) -> Any:
-    """Inverse of template_of: put the tensor arguments back into the structure."""
-    if isinstance(template, Slot):
-        return tensors[template.index]
-    if isinstance(template, (list, tuple)) and not isinstance(template, torch.Size):
-        return type(template)(fill(item, tensors) for item in template)
-    if isinstance(template, dict):
-        return {key: fill(item, tensors) for key, item in template.items()}
-    return template
 
 
 def make_function(op, sample) -> tuple[Callable, list]:
     """`fn(*tensors)` calling the op on the sample: tensors are arguments, everything else is closed over."""
     tensors: list = []
-    template = template_of((sample.input, sample.args, sample.kwargs), tensors)
+
+    def to_slot(tensor: torch.Tensor) -> Slot:
+        tensors.append(tensor)
+        return Slot(len(tensors) - 1)
+
+    template = map_leaves((sample.input, sample.args, sample.kwargs), to_slot)
     function = op.op
 
     def call(*arguments):
-        first, args, kwargs = fill(template, arguments)
+        first, args, kwargs = map_leaves(template, lambda slot: arguments[slot.index])
         return function(first, *args, **kwargs)
 
     return call, tensors
@@ -112,29 +91,6 @@ def fresh_copy(tensor: torch.Tensor) -> torch.Tensor:
     """A new leaf with the same values, strides when possible, and requires_grad flag."""
     copy = tensor.detach().clone()
     return copy.requires_grad_(tensor.requires_grad)
-
-
-def describe(value: Any) -> str:
-    """Short text for a sample value: f32[3, 4] for tensors, repr for the rest."""
-    if isinstance(value, torch.Tensor):
-        if value.layout != torch.strided:
-            layout = f" {value.layout}"
-        else:
-            layout = "" if value.is_contiguous() else " noncontig"
-        return f"{str(value.dtype).replace('torch.', '')}{list(value.shape)}{layout}"
-    if isinstance(value, (list, tuple)) and not isinstance(value, torch.Size):
-        inner = ", ".join(describe(item) for item in value)
-        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{key}={describe(item)}" for key, item in value.items()) + "}"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def describe_sample(sample) -> str:
-    parts = [describe(sample.input)] + [describe(arg) for arg in sample.args]
-    parts += [f"{key}={describe(item)}" for key, item in sample.kwargs.items()]
-    return f"({', '.join(parts)})"
 
 
 @contextlib.contextmanager
@@ -166,67 +122,6 @@ def run_once(function: Callable, originals: list, grad: bool, process: Callable)
             grads = torch.autograd.grad(sum(terms), wanted, allow_unused=True)
             result["grads"] = [g if g is not None else "no gradient" for g in grads]
     return result
-
-
-def max_abs_diff(actual: torch.Tensor, expected: torch.Tensor) -> float:
-    """Largest |actual - expected|, counting equal infinities and NaN pairs as 0."""
-    if actual.numel() == 0:
-        return 0.0
-    actual, expected = actual.detach().to_dense(), expected.detach().to_dense()
-    if actual.dtype == torch.bool:
-        actual, expected = actual.long(), expected.long()
-    same = actual == expected
-    if actual.is_floating_point() or actual.is_complex():
-        same = same | (actual.isnan() & expected.isnan())
-    difference = (actual.to(expected.dtype) - expected).abs().double()
-    return float(torch.where(same, torch.zeros_like(difference), difference).max())
-
-
-def compare(actual: Any, expected: Any, atol: float, rtol: float) -> tuple[Optional[str], float]:
-    """(first problem or None, max abs diff over all tensor leaves) of `actual` against the eager result."""
-    actual_leaves, expected_leaves = tree_flatten(actual)[0], tree_flatten(expected)[0]
-    if len(actual_leaves) != len(expected_leaves):
-        return f"{len(actual_leaves)} outputs, eager has {len(expected_leaves)}", math.inf
-    problem, worst = None, 0.0
-    for index, (got, want) in enumerate(zip(actual_leaves, expected_leaves)):
-        if isinstance(want, torch.Tensor):
-            if not isinstance(got, torch.Tensor):
-                problem = problem or f"output {index}: got {type(got).__name__}, eager has a tensor"
-                continue
-            if got.shape != want.shape or got.dtype != want.dtype:
-                problem = problem or f"output {index}: {describe(got)} vs eager {describe(want)}"
-                continue
-            try:
-                worst = max(worst, max_abs_diff(got, want))
-            except RuntimeError:  # layouts without elementwise ops (sparse CSR); assert_close still judges
-                worst = math.nan
-            try:
-                torch.testing.assert_close(got, want, atol=atol, rtol=rtol, equal_nan=True)
-            except AssertionError as error:
-                lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-                problem = problem or f"output {index}: {' / '.join(lines[:3])}"
-        elif not _same_scalar(got, want, atol, rtol):
-            problem = problem or f"output {index}: {got!r} vs eager {want!r}"
-    return problem, worst
-
-
-def _same_scalar(got: Any, want: Any, atol: float, rtol: float) -> bool:
-    if isinstance(got, float) and isinstance(want, float):
-        return (math.isnan(got) and math.isnan(want)) or abs(got - want) <= atol + rtol * abs(want)
-    try:
-        return bool(got == want)
-    except Exception:  # noqa: BLE001  (objects without a usable ==)
-        return False
-
-
-def compare_runs(actual: dict, expected: dict, atol: float, rtol: float) -> tuple[Optional[str], float]:
-    """Compare outputs, then gradients; the problem names which part differs."""
-    problem, worst = compare(actual["outputs"], expected["outputs"], atol, rtol)
-    if "grads" in expected or "grads" in actual:
-        grad_problem, grad_worst = compare(actual.get("grads"), expected.get("grads"), atol, rtol)
-        worst = max(worst, grad_worst)
-        problem = problem or (f"gradient {grad_problem}" if grad_problem else None)
-    return problem, worst
 
 
 def error_text(error: BaseException) -> str:
@@ -371,6 +266,9 @@ def summarize(results: list[dict]) -> dict:
     fallback_counter = collections.Counter(
         name for entry in results if entry["status"] in ("passed_with_fallback", "error", "mismatch")
         for name in entry["fallback_ops"])
+    whole_graph_counter = collections.Counter(
+        sample["whole_graph_reason"].split(" (at ")[0] for entry in results if entry["status"] != "skipped"
+        for sample in entry["samples"] if "whole_graph_reason" in sample)
     error_counter = collections.Counter(
         next(s["error"] for s in entry["samples"] if "error" in s).split(":")[0]
         for entry in results if entry["status"] == "error")
@@ -386,7 +284,7 @@ def summarize(results: list[dict]) -> dict:
             "passed_without_fallback": counts["passed"], "passed_without_fallback_percent": percent(counts["passed"]),
             "passed_with_fallback": counts["passed_with_fallback"], "errors": counts["error"],
             "mismatches": counts["mismatch"], "top_fallback_ops": fallback_counter.most_common(25),
-            "error_types": error_counter.most_common()}
+            "error_types": error_counter.most_common(), "whole_graph_reasons": whole_graph_counter.most_common(15)}
 
 
 def format_summary(summary: dict, results: list[dict]) -> str:
@@ -402,6 +300,8 @@ def format_summary(summary: dict, results: list[dict]) -> str:
     lines = [f"{label:<42}{value!s:>12}  {extra}" for label, value, extra in rows]
     lines.append("most common fallback ops (ops affected): "
                  + ", ".join(f"{name} ({count})" for name, count in summary["top_fallback_ops"][:15]))
+    lines.append("whole-graph fallback reasons (samples): "
+                 + "; ".join(f"{reason} ({count})" for reason, count in summary["whole_graph_reasons"][:8]))
     lines.append("error types: " + ", ".join(f"{name} ({count})" for name, count in summary["error_types"]))
     for entry in results:
         if entry["status"] == "mismatch":
@@ -413,22 +313,16 @@ def format_summary(summary: dict, results: list[dict]) -> str:
 
 
 def print_progress(entry: dict) -> None:
-    detail = ""
-    if entry["status"] in ("error", "mismatch", "baseline_failed"):
-        key = {"error": "error", "mismatch": "mismatch", "baseline_failed": "baseline_problem"}[entry["status"]]
-        detail = next((s[key] for s in entry["samples"] if key in s), "")[:160]
-    elif entry["fallback_ops"]:
-        detail = ", ".join(entry["fallback_ops"])
-    print(f"{entry['op']:<48} {entry['status']:<22} {detail}", flush=True)
+    keys = ("mismatch", "error", "baseline_problem", "unusable")
+    detail = next((s[k] for s in entry["samples"] for k in keys if k in s), ", ".join(entry["fallback_ops"]))
+    print(f"{entry['op']:<48} {entry['status']:<22} {detail[:160]}", flush=True)
 
 
 def current_commit() -> str:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "minicomp"], capture_output=True, text=True).stdout
-        return commit + ("+uncommitted" if dirty.strip() else "")
-    except OSError:
-        return "unknown"
+    """HEAD, marked +uncommitted when minicomp/ has changes not yet committed."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
+    return git("rev-parse", "--short", "HEAD") + ("+uncommitted" if git("status", "--porcelain", "minicomp") else "")
 
 
 def main(argv: Optional[list[str]] = None) -> int:

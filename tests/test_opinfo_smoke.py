@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import pathlib
+import sys
 
 import torch
 from torch.utils._pytree import tree_map
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "opinfo_sweep.py"
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
 SMOKE_OPS = ["add", "exp", "sum", "softmax", "matmul"]
 
 
 def load_sweep():
-    spec = importlib.util.spec_from_file_location("opinfo_sweep", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """benchmarks/ is not a package: import the script the way `python benchmarks/opinfo_sweep.py` runs it."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module("opinfo_sweep")
 
 
 def off_by_one(gm, example_inputs):

@@ -1,0 +1,107 @@
+"""Comparison rules of the OpInfo sweep: tolerances, max abs diff, and the verdict on one run against eager."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import torch
+from torch.testing._internal.common_device_type import toleranceOverride
+from torch.testing._internal.opinfo.core import DecorateInfo
+from torch.utils._pytree import tree_flatten
+
+DEFAULT_ATOL, DEFAULT_RTOL = 1e-5, 1.3e-6  # torch.testing.assert_close defaults for float32
+
+
+def tolerance_for(op) -> tuple[float, float, bool]:
+    """(atol, rtol, overridden): the largest float32 toleranceOverride the OpInfo carries, else the defaults."""
+    atol, rtol, overridden = DEFAULT_ATOL, DEFAULT_RTOL, False
+    for entry in op.decorators:
+        for decorator in entry.decorators if isinstance(entry, DecorateInfo) else [entry]:
+            if isinstance(decorator, toleranceOverride) and torch.float32 in decorator.d:
+                override = decorator.d[torch.float32]
+                atol, rtol, overridden = max(atol, override.atol), max(rtol, override.rtol), True
+    return atol, rtol, overridden
+
+
+def describe(value: Any) -> str:
+    """Short text for a sample value: f32[3, 4] for tensors, repr for the rest."""
+    if isinstance(value, torch.Tensor):
+        if value.layout != torch.strided:
+            layout = f" {value.layout}"
+        else:
+            layout = "" if value.is_contiguous() else " noncontig"
+        return f"{str(value.dtype).replace('torch.', '')}{list(value.shape)}{layout}"
+    if isinstance(value, (list, tuple)) and not isinstance(value, torch.Size):
+        inner = ", ".join(describe(item) for item in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}={describe(item)}" for key, item in value.items()) + "}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def describe_sample(sample) -> str:
+    """The sample as a call's argument list, e.g. (float32[3, 4], 1, keepdim=True)."""
+    parts = [describe(sample.input)] + [describe(arg) for arg in sample.args]
+    parts += [f"{key}={describe(item)}" for key, item in sample.kwargs.items()]
+    return f"({', '.join(parts)})"
+
+
+def max_abs_diff(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """Largest |actual - expected|, counting equal infinities and NaN pairs as 0."""
+    if actual.numel() == 0:
+        return 0.0
+    actual, expected = actual.detach().to_dense(), expected.detach().to_dense()
+    if actual.dtype == torch.bool:
+        actual, expected = actual.long(), expected.long()
+    same = actual == expected
+    if actual.is_floating_point() or actual.is_complex():
+        same = same | (actual.isnan() & expected.isnan())
+    difference = (actual.to(expected.dtype) - expected).abs().double()
+    return float(torch.where(same, torch.zeros_like(difference), difference).max())
+
+
+def compare(actual: Any, expected: Any, atol: float, rtol: float) -> tuple[Optional[str], float]:
+    """(first problem or None, max abs diff over all tensor leaves) of `actual` against the eager result."""
+    actual_leaves, expected_leaves = tree_flatten(actual)[0], tree_flatten(expected)[0]
+    if len(actual_leaves) != len(expected_leaves):
+        return f"{len(actual_leaves)} outputs, eager has {len(expected_leaves)}", math.inf
+    problem, worst = None, 0.0
+    for index, (got, want) in enumerate(zip(actual_leaves, expected_leaves)):
+        if isinstance(want, torch.Tensor):
+            if not isinstance(got, torch.Tensor):
+                problem = problem or f"output {index}: got {type(got).__name__}, eager has a tensor"
+                continue
+            if got.shape != want.shape or got.dtype != want.dtype:
+                problem = problem or f"output {index}: {describe(got)} vs eager {describe(want)}"
+                continue
+            try:
+                worst = max(worst, max_abs_diff(got, want))
+            except RuntimeError:  # layouts without elementwise ops (sparse CSR); assert_close still judges
+                worst = math.nan
+            try:
+                torch.testing.assert_close(got, want, atol=atol, rtol=rtol, equal_nan=True)
+            except AssertionError as error:
+                lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+                problem = problem or f"output {index}: {' / '.join(lines[:3])}"
+        elif not same_scalar(got, want, atol, rtol):
+            problem = problem or f"output {index}: {got!r} vs eager {want!r}"
+    return problem, worst
+
+
+def same_scalar(got: Any, want: Any, atol: float, rtol: float) -> bool:
+    """Non-tensor outputs: equal, or close floats (NaN equals NaN)."""
+    if isinstance(got, float) and isinstance(want, float):
+        return math.isclose(got, want, rel_tol=rtol, abs_tol=atol) or (math.isnan(got) and math.isnan(want))
+    return bool(got == want)
+
+
+def compare_runs(actual: dict, expected: dict, atol: float, rtol: float) -> tuple[Optional[str], float]:
+    """Compare outputs, then gradients; the problem names which part differs."""
+    problem, worst = compare(actual["outputs"], expected["outputs"], atol, rtol)
+    if "grads" in expected or "grads" in actual:
+        grad_problem, grad_worst = compare(actual.get("grads"), expected.get("grads"), atol, rtol)
+        worst = max(worst, grad_worst)
+        problem = problem or (f"gradient {grad_problem}" if grad_problem else None)
+    return problem, worst
