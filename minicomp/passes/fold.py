@@ -3,6 +3,7 @@ and reductions in one canonical form (keepdim=False, then a reshape)."""
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import sympy
@@ -49,15 +50,28 @@ def _fold_node(node: Node, constants: dict, new: Graph) -> Optional[Value]:
     if source is not None and node.op in (Op.EXPAND, Op.RESHAPE, Op.CAST) and not float_to_integer:
         # a constant stays a constant: full(v) viewed or cast is full(v') of the new type
         out = node.output
-        return new.add(Op.FULL, [], value=_convert(source.attrs["value"], out.dtype), dtype=out.dtype, shape=out.shape)
+        value = _convert(source.attrs["value"], source.output.dtype, out.dtype)
+        if value is not None:
+            return new.add(Op.FULL, [], value=value, dtype=out.dtype, shape=out.shape)
     if node.op in IDENTITIES:
-        neutral, positions = IDENTITIES[node.op]
+        _, positions = IDENTITIES[node.op]
         for position in positions:
             constant = constants.get(id(node.inputs[position]))
             other = node.inputs[1 - position]
-            if constant is not None and constant.attrs["value"] == neutral and _same_type(other, node.output):
+            if constant is not None and _is_neutral(node.op, constant.attrs["value"], other.dtype) \
+                    and _same_type(other, node.output):
                 return other
     return None
+
+
+def _is_neutral(op: Op, value, dtype) -> bool:
+    """Whether `value` leaves the other operand unchanged bit for bit (x + 0.0 turns -0.0 into 0.0, x + -0.0 does not)."""
+    if value != IDENTITIES[op][0]:
+        return False
+    if dtype.is_float and op in (Op.ADD, Op.SUB):
+        negative_zero = math.copysign(1.0, value) < 0
+        return negative_zero if op is Op.ADD else not negative_zero
+    return True
 
 
 def _same_type(a: Value, b: Value) -> bool:
@@ -65,10 +79,19 @@ def _same_type(a: Value, b: Value) -> bool:
         sympy.simplify(x - y) == 0 for x, y in zip(a.shape, b.shape))
 
 
-def _convert(value, dtype):
-    """A Python scalar converted like torch converts a tensor element (float -> int truncates)."""
-    if dtype.name == "BOOL":
+def _convert(value, source, target):
+    """The constant `value` of type `source` converted like torch converts a tensor element to `target`,
+    or None when the Python number cannot say it exactly (a float not representable in `source`)."""
+    if target.name == "BOOL":
         return bool(value)
-    if dtype.is_integer:
-        return int(value)
-    return float(value)
+    if target.is_integer:
+        bits = 8 * target.itemsize
+        signed = target.name != "UINT8"
+        wrapped = int(value) % (1 << bits)  # integer casts wrap around, like C and torch
+        return wrapped - (1 << bits) if signed and wrapped >= 1 << (bits - 1) else wrapped
+    if not source.is_float:  # an integer or bool: exact as a Python float below 2**53
+        return float(value) if abs(value) < 2 ** 53 else None
+    value = float(value)
+    # a Python float is a double: exact for float64, and for integers small enough for every float type
+    exact = source.name == "FLOAT64" or not math.isfinite(value) or (value.is_integer() and abs(value) <= 256)
+    return value if exact else None
