@@ -1,8 +1,9 @@
 """Lowerings: core ATen ops -> IR primitives, one short function per op, registered in LOWERINGS."""
 
 from minicomp.frontend.lowerings import pointwise  # noqa: F401
-from minicomp.frontend.lowerings import creation  # noqa: F401
 from minicomp.frontend.lowerings import reductions  # noqa: F401
+from minicomp.frontend.lowerings import creation  # noqa: F401
+from minicomp.frontend.lowerings import indexing  # noqa: F401
 from minicomp.frontend.lowerings import views  # noqa: F401
 from minicomp.frontend.lowerings import linalg  # noqa: F401
 from minicomp.frontend.lowerings.common import LOWERINGS

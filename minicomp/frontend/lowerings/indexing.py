@@ -1,0 +1,228 @@
+"""Indexing (gather, scatter_add, scatter, index_select, index.Tensor, index_put, embedding) -> GATHER/SCATTER_ADD.
+
+Advanced indexing x[i, j] is spelled as one GATHER: the indexed dims are merged into one axis, the index
+tensors are combined into a flat position along it (negative indices wrap like torch), and the other
+dims become the leading and trailing axes of a 3-d view. index_put with accumulate=True is the same
+plan with SCATTER_ADD. Writes whose result would depend on which of several duplicates wins (scatter,
+index_put without accumulate) are lowered only where duplicates cannot change the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import sympy
+from torch import ops
+
+from minicomp.frontend.lowerings.common import Context, Unsupported, normalize_axis, register
+from minicomp.frontend.lowerings.creation import stored_value
+from minicomp.ir import DType, Op, Value
+
+aten = ops.aten
+
+
+def _product(sizes) -> sympy.Expr:
+    return sympy.Mul(*sizes) if sizes else sympy.Integer(1)
+
+
+@dataclasses.dataclass
+class IndexPlan:
+    """x viewed as (before, indexed, after) and the flat int64 position, of shape `broadcast`, along axis 1."""
+
+    view: Value  # x permuted (indexed dims first, when they are not adjacent) and reshaped to 3-d
+    position: Value
+    before: tuple  # sizes of the dims in front of the indexed block, in result order
+    broadcast: tuple  # the broadcast shape of the index tensors
+    after: tuple  # sizes of the dims behind the indexed block
+    permutation: tuple | None  # how x was permuted first, if it was
+
+    @property
+    def result_shape(self) -> tuple:
+        """Shape of x[indices]: torch's advanced-indexing result."""
+        return self.before + self.broadcast + self.after
+
+    def spread_position(self, ctx: Context) -> Value:
+        """The flat position expanded to the 3-d result (before, numel(broadcast), after)."""
+        column = ctx.reshape(self.position, (1, _product(self.broadcast), 1))
+        return ctx.expand_to(column, (_product(self.before), _product(self.broadcast), _product(self.after)))
+
+    def as_input_shape(self, ctx: Context, view_shaped: Value, x: Value) -> Value:
+        """A tensor shaped like `view` back to the shape and dim order of x."""
+        if self.permutation is None:
+            return ctx.reshape(view_shaped, x.shape)
+        permuted = ctx.reshape(view_shaped, [x.shape[d] for d in self.permutation])
+        inverse = tuple(self.permutation.index(d) for d in range(x.rank))
+        return ctx.add(Op.PERMUTE, permuted, dims=inverse)
+
+
+def plan_index(ctx: Context, x: Value, indices: list) -> IndexPlan:
+    """The IndexPlan for x[indices] (a list with None for the dims taken whole)."""
+    if len(indices) > x.rank:
+        raise Unsupported(f"{len(indices)} indices for a {x.rank}-d tensor")
+    for index in indices:
+        if index is not None and not (isinstance(index, Value) and index.dtype in (DType.INT64, DType.INT32)):
+            raise Unsupported("only int64/int32 index tensors (boolean masks give data-dependent shapes)")
+    indexed = [d for d, index in enumerate(indices) if index is not None]
+    if not indexed:
+        raise Unsupported("indexing with no index tensor")
+    permutation = None
+    if indexed != list(range(indexed[0], indexed[-1] + 1)):  # torch moves the result dims to the front
+        permutation = tuple(indexed) + tuple(d for d in range(x.rank) if d not in indexed)
+        x = ctx.add(Op.PERMUTE, x, dims=permutation)
+        indices = [indices[d] for d in indexed]
+        indexed = list(range(len(indexed)))
+    first, last = indexed[0], indexed[-1]
+    tensors = ctx.broadcast(*[ctx.cast(indices[d], DType.INT64) for d in indexed])
+    position = None
+    for axis, index in zip(indexed, tensors):
+        size = x.shape[axis]
+        if not size.is_Integer:
+            raise Unsupported(f"indexing a dim of symbolic size {size}")
+        wrapped = ctx.add(Op.WHERE, ctx.elementwise(Op.LT, index, 0, dtype=DType.INT64),
+                          ctx.elementwise(Op.ADD, index, int(size), dtype=DType.INT64), index)
+        position = wrapped if position is None else ctx.add(
+            Op.ADD, ctx.elementwise(Op.MUL, position, int(size), dtype=DType.INT64), wrapped)
+    before, after = tuple(x.shape[:first]), tuple(x.shape[last + 1:])
+    view = ctx.reshape(x, (_product(before), _product(x.shape[first:last + 1]), _product(after)))
+    return IndexPlan(view, position, before, tuple(tensors[0].shape), after, permutation)
+
+
+@register(aten.index.Tensor, aten._unsafe_index.Tensor)
+def index_tensor(ctx: Context, x: Value, indices: list) -> Value:
+    """x[i0, i1, ...] with integer index tensors: one GATHER on a 3-d view of x."""
+    plan = plan_index(ctx, x, list(indices))
+    gathered = ctx.add(Op.GATHER, plan.view, plan.spread_position(ctx), axis=1)
+    return ctx.reshape(gathered, plan.result_shape)
+
+
+@register(aten.index_select.default)
+def index_select(ctx: Context, x: Value, dim: int, index: Value) -> Value:
+    """x.index_select(dim, i) is x[:, ..., i] with i flattened to 1-d."""
+    if x.rank == 0:
+        raise Unsupported("index_select of a 0-d tensor")
+    dim = normalize_axis(dim, x.rank)
+    return index_tensor(ctx, x, [None] * dim + [ctx.reshape(index, (index.numel,))])
+
+
+@register(aten.embedding.default)
+def embedding(ctx: Context, weight: Value, indices: Value, padding_idx=-1, scale_grad_by_freq=False,
+              sparse=False) -> Value:
+    """Rows of the weight table: weight[indices] (padding_idx only matters for the gradient)."""
+    return index_tensor(ctx, weight, [indices])
+
+
+@register(aten.index_put.default, aten._unsafe_index_put.default)
+def index_put(ctx: Context, x: Value, indices: list, values: Value, accumulate=False) -> Value:
+    """x[indices] += values (SCATTER_ADD); plain assignment only of a single value, where duplicates agree."""
+    if values.dtype != x.dtype or x.dtype is DType.BOOL:
+        raise Unsupported(f"index_put of {values.dtype!r} values into {x.dtype!r}")
+    if len(indices) == 1 and isinstance(indices[0], Value) and indices[0].dtype is DType.BOOL:
+        return _masked_put(ctx, x, indices[0], values, accumulate)
+    plan = plan_index(ctx, x, list(indices))
+    position = plan.spread_position(ctx)
+    if accumulate:
+        source = ctx.reshape(ctx.expand_to(values, plan.result_shape), position.shape)
+        return plan.as_input_shape(ctx, ctx.add(Op.SCATTER_ADD, plan.view, position, source, axis=1), x)
+    if any(size != 1 for size in values.shape):
+        raise Unsupported("index_put without accumulate of several values: duplicate indices pick one")
+    written = _written_mask(ctx, plan.view.shape, position, axis=1)
+    fill = ctx.expand_to(ctx.reshape(values, ()), plan.view.shape)
+    return plan.as_input_shape(ctx, ctx.add(Op.WHERE, written, fill, plan.view), x)
+
+
+def _masked_put(ctx: Context, x: Value, mask: Value, values: Value, accumulate: bool) -> Value:
+    """x[mask] = v (or += v) for a single value v: a WHERE, with no data-dependent shape in sight."""
+    if any(size != 1 for size in values.shape):
+        raise Unsupported("index_put through a boolean mask of several values (their count depends on the mask)")
+    if mask.rank > x.rank or any(sympy.simplify(a - b) != 0 for a, b in zip(mask.shape, x.shape)):
+        raise Unsupported("boolean mask whose shape is not a leading part of the tensor's shape")
+    mask = ctx.expand_to(ctx.reshape(mask, tuple(mask.shape) + (1,) * (x.rank - mask.rank)), x.shape)
+    value = ctx.expand_to(ctx.reshape(values, ()), x.shape)
+    return ctx.add(Op.WHERE, mask, ctx.add(Op.ADD, x, value) if accumulate else value, x)
+
+
+def _written_mask(ctx: Context, shape: tuple, index: Value, axis: int) -> Value:
+    """Bool tensor of `shape`: True where a scatter along `axis` with `index` writes."""
+    ones = ctx.full(1, DType.INT64, index.shape)
+    counts = ctx.add(Op.SCATTER_ADD, ctx.full(0, DType.INT64, shape), index, ones, axis=axis)
+    return ctx.elementwise(Op.NE, counts, 0, dtype=DType.INT64)
+
+
+def _as_rank_one(ctx: Context, *values: Value) -> list[Value]:
+    """torch lets gather/scatter take 0-d tensors; the IR ops want rank >= 1."""
+    return [ctx.reshape(v, (1,)) if v.rank == 0 else v for v in values]
+
+
+def _source_like_index(ctx: Context, source: Value, index: Value) -> Value:
+    """torch reads only the leading index.shape block of a larger source."""
+    for axis, (have, need) in enumerate(zip(source.shape, index.shape)):
+        if sympy.simplify(have - need) != 0:
+            source = ctx.add(Op.SLICE, source, axis=axis, start=0, stop=need, step=1)
+    return source
+
+
+def _check_gather_args(x: Value, dim: int, index: Value) -> int:
+    if index.dtype is not DType.INT64:
+        raise Unsupported(f"gather/scatter index of dtype {index.dtype!r}")
+    if index.rank != x.rank:
+        raise Unsupported("index rank differs from the input rank")
+    return normalize_axis(dim, x.rank)
+
+
+@register(aten.gather.default)
+def gather(ctx: Context, x: Value, dim: int, index: Value, sparse_grad=False) -> Value:
+    """torch.gather is the GATHER primitive."""
+    axis = _check_gather_args(x, dim, index)
+    x1, index1 = _as_rank_one(ctx, x, index)
+    return ctx.reshape(ctx.add(Op.GATHER, x1, index1, axis=axis), index.shape)
+
+
+@register(aten.scatter_add.default)
+def scatter_add(ctx: Context, x: Value, dim: int, index: Value, source: Value) -> Value:
+    """torch.scatter_add is the SCATTER_ADD primitive (after cutting the source to the index shape)."""
+    axis = _check_gather_args(x, dim, index)
+    if source.dtype != x.dtype or x.dtype is DType.BOOL:
+        raise Unsupported(f"scatter_add of {source.dtype!r} into {x.dtype!r}")
+    x1, index1, source1 = _as_rank_one(ctx, x, index, _source_like_index(ctx, source, index))
+    return ctx.reshape(ctx.add(Op.SCATTER_ADD, x1, index1, source1, axis=axis), x.shape)
+
+
+@register(aten.scatter_reduce.two)
+def scatter_reduce(ctx: Context, x: Value, dim: int, index: Value, source: Value, reduce: str,
+                   include_self=True) -> Value:
+    """Only reduce="sum": SCATTER_ADD, onto zeros where written when include_self=False."""
+    if reduce != "sum":
+        raise Unsupported(f"scatter_reduce with reduce={reduce!r}")
+    if not include_self:
+        axis = _check_gather_args(x, dim, index)
+        x1, index1 = _as_rank_one(ctx, x, index)
+        zeros = ctx.full(-0.0 if x.dtype.is_float else 0, x.dtype, x1.shape)  # -0.0 + v is v, even for v = -0.0
+        x = ctx.reshape(ctx.add(Op.WHERE, _written_mask(ctx, x1.shape, index1, axis), zeros, x1), x.shape)
+    return scatter_add(ctx, x, dim, index, source)
+
+
+@register(aten.scatter.value)
+def scatter_value(ctx: Context, x: Value, dim: int, index: Value, value) -> Value:
+    """Writing one value: where(written, value, x); duplicates all write the same value."""
+    axis = _check_gather_args(x, dim, index)
+    if isinstance(value, Value) or x.dtype is DType.BOOL:
+        raise Unsupported("scatter of a tensor value or into a bool tensor")
+    x1, index1 = _as_rank_one(ctx, x, index)
+    fill = ctx.full(stored_value(value, x.dtype), x.dtype, x1.shape)
+    return ctx.reshape(ctx.add(Op.WHERE, _written_mask(ctx, x1.shape, index1, axis), fill, x1), x.shape)
+
+
+@register(aten.scatter.src)
+def scatter_source(ctx: Context, x: Value, dim: int, index: Value, source: Value) -> Value:
+    """Exact when the index has one entry along `dim`: every output element is then written at most once,
+    so a SCATTER_ADD onto -0.0 (which keeps every value, signed zeros too) gives the written values."""
+    axis = _check_gather_args(x, dim, index)
+    if source.dtype != x.dtype or x.dtype is DType.BOOL:
+        raise Unsupported(f"scatter of {source.dtype!r} into {x.dtype!r}")
+    if x.rank > 0 and index.shape[axis] != 1:
+        raise Unsupported("scatter with several entries along dim: which duplicate wins is unspecified")
+    x1, index1, source1 = _as_rank_one(ctx, x, index, _source_like_index(ctx, source, index))
+    base = ctx.full(-0.0 if x.dtype.is_float else 0, x.dtype, x1.shape)
+    written_values = ctx.add(Op.SCATTER_ADD, base, index1, source1, axis=axis)
+    result = ctx.add(Op.WHERE, _written_mask(ctx, x1.shape, index1, axis), written_values, x1)
+    return ctx.reshape(result, x.shape)

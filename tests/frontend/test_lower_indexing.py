@@ -1,0 +1,181 @@
+"""Indexing compiles to GATHER / SCATTER_ADD (no fallback) and agrees with eager torch, forward and backward."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import minicomp
+from helpers import compile_and_compare, fallback_ops
+
+DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.int32, torch.int64]
+
+
+def make(shape, dtype=torch.float32, seed=0):
+    """Random values of `dtype`: normal floats or small integers."""
+    generator = torch.Generator().manual_seed(seed)
+    if dtype.is_floating_point:
+        return torch.randn(shape, generator=generator, dtype=torch.float64).to(dtype)
+    if dtype is torch.bool:
+        return torch.randint(0, 2, shape, generator=generator).bool()
+    return torch.randint(-9, 10, shape, generator=generator, dtype=dtype)
+
+
+def check(fn, *inputs, grad=True, **kwargs):
+    """Compare with eager and require that nothing ran through torch."""
+    reports = compile_and_compare(fn, *inputs, grad=grad, **kwargs)
+    assert fallback_ops(reports) == []
+
+
+@pytest.mark.parametrize("dtype", DTYPES + [torch.bool])
+def test_gather(dtype):
+    def fn(x, index, small, scalar):
+        return (x.gather(1, index), x.gather(0, small), torch.gather(x, -1, index[:, :0]),
+                scalar.gather(0, torch.zeros((), dtype=torch.int64)))
+    index = torch.tensor([[0, 4], [2, 2], [1, 0]])
+    check(fn, make((3, 5), dtype), index, torch.tensor([[2, 0, 1], [0, 0, 2]]), make((), dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scatter_add(dtype):
+    def fn(x, index, source):
+        return x.scatter_add(1, index, source), torch.scatter_add(x, 0, index[:2], source[:2])
+    index = torch.tensor([[0, 3], [2, 2], [1, 1]])  # duplicates add up
+    check(fn, make((4, 5), dtype), index, make((3, 2), dtype, seed=1))
+
+
+def test_scatter_add_reads_only_the_index_shaped_corner_of_a_larger_source():
+    # no gradient: eager torch's own backward rejects a source larger than the index
+    check(lambda x, index, source: x.scatter_add(0, index, source), make((4, 5)), torch.tensor([[0, 3], [2, 2]]),
+          make((3, 3), seed=1), grad=False)
+
+
+def test_scatter_of_one_value_and_of_one_source_per_row():
+    def fn(x, index, column, source):
+        return x.scatter(1, index, 1.5), x.scatter(1, column, source), x.scatter(0, column.T, source.T)
+    index = torch.tensor([[0, 4], [2, 2], [1, 1]])
+    check(fn, make((3, 5)), index, torch.tensor([[2], [0], [2]]), make((3, 1), seed=1))
+
+
+def test_scatter_keeps_the_sign_of_written_zeros():
+    def fn(x, column, source):
+        return x.scatter(1, column, source)
+    compiled = torch.compile(fn, backend="minicomp")
+    x, column, source = torch.ones(2, 3), torch.tensor([[1], [2]]), torch.tensor([[-0.0], [0.0]])
+    result = compiled(x, column, source)
+    assert torch.equal(torch.signbit(result), torch.signbit(fn(x, column, source)))
+
+
+def test_scatter_of_several_sources_per_row_falls_back():
+    reports = compile_and_compare(lambda x, i, s: x.scatter(1, i, s), make((2, 4)), torch.tensor([[0, 3], [2, 1]]),
+                                  make((2, 2), seed=1))
+    assert fallback_ops(reports) == ["aten.scatter.src"]
+
+
+def test_scatter_reduce_sum():
+    def fn(x, index, source):
+        return (x.scatter_reduce(0, index, source, "sum"),
+                x.scatter_reduce(0, index, source, "sum", include_self=False))
+    check(fn, make((4, 3)), torch.tensor([[0, 1, 0], [0, 3, 3]]), make((2, 3), seed=1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.int64])
+def test_index_select(dtype):
+    def fn(x, index, index32):
+        return (x.index_select(0, index), x.index_select(-1, index32), torch.index_select(x, 1, index[:1]),
+                x.index_select(0, index[:0]))
+    check(fn, make((4, 5, 3), dtype), torch.tensor([3, 0, 2, 2]), torch.tensor([2, 0], dtype=torch.int32))
+
+
+def test_index_select_with_a_0d_index():
+    # no gradient: eager torch's own backward rejects the 0-d index
+    check(lambda x, index: x.index_select(1, index), make((4, 5)), torch.tensor(3), grad=False)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.int32, torch.bool])
+def test_index_with_one_tensor(dtype):
+    def fn(x, index, matrix):
+        return x[index], x[:, index], x[..., matrix], x[:, :, index[:0]], x[index.to(torch.int32)]
+    index = torch.tensor([2, -1, 0, -3])  # negative indices count from the end
+    check(fn, make((4, 5, 4), dtype), index, torch.tensor([[0, 3], [-1, 1]]))
+
+
+def test_index_with_broadcast_tensors_adjacent_and_apart():
+    def fn(x, rows, columns):
+        return (x[rows, columns], x[:, rows, columns], x[rows, :, columns], x[rows, columns, :1],
+                x[rows[:0], columns])
+    rows, columns = torch.tensor([[0], [2], [-1]]), torch.tensor([1, 0, 3, -2])
+    check(fn, make((4, 5, 6)), rows, columns)
+
+
+def test_index_put_with_accumulate():
+    def fn(x, rows, columns, values):
+        return (torch.index_put(x, (rows,), values[:, :1], accumulate=True),
+                torch.index_put(x, (rows, columns), values[0, :4], accumulate=True),
+                torch.ops.aten.index_put(x, [None, columns], values[1, :4], True),
+                x.index_add(0, rows % 3, values))
+    rows, columns = torch.tensor([0, 2, 0, -1]), torch.tensor([1, 1, 4, -5])  # duplicates accumulate
+    check(fn, make((3, 5)), rows, columns, make((4, 5), seed=1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.int64])
+def test_index_put_of_a_single_value(dtype):
+    def fn(x, rows, columns, value):
+        y = x.clone()
+        y[rows] = value
+        z = x.clone()
+        z[rows, columns] = value
+        return y, z
+    rows, columns = torch.tensor([0, 2, 0]), torch.tensor([1, 3, 1])  # duplicates write the same value
+    check(fn, make((3, 5), dtype), rows, columns, torch.tensor(7, dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int64])
+def test_index_put_through_a_boolean_mask(dtype):
+    def fn(x, mask, rows_mask, value):
+        y = x.clone()
+        y[mask] = value
+        z = x.clone()
+        z[rows_mask] = value
+        return y, z, torch.index_put(x, (mask,), value, accumulate=True)
+    x = make((3, 5), dtype)
+    # no gradient: the gradient of the values, grad[mask].sum(), has a data-dependent shape
+    check(fn, x, x > 0, torch.tensor([True, False, True]), torch.tensor(7, dtype=dtype), grad=False)
+
+
+def test_index_put_of_several_values_falls_back():
+    def fn(x, rows, values):
+        y = x.clone()
+        y[rows] = values
+        return y
+    reports = compile_and_compare(fn, make((4, 3)), torch.tensor([0, 2]), make((2, 3), seed=1))
+    assert fallback_ops(reports) == ["aten.index_put.default"]
+
+
+def test_embedding_and_its_gradient():
+    def fn(weight, tokens):
+        padded = torch.nn.functional.embedding(tokens, weight, padding_idx=0)
+        return torch.nn.functional.embedding(tokens, weight) * 2 + padded
+    check(fn, make((10, 4)), torch.tensor([[1, 0, 9], [9, 9, 3]]))
+
+
+def test_cross_entropy_with_ignored_targets():
+    def fn(logits, target):
+        return (torch.nn.functional.cross_entropy(logits, target, ignore_index=2),
+                torch.nn.functional.nll_loss(torch.log_softmax(logits, -1), target, reduction="sum"))
+    check(fn, make((6, 5)), torch.tensor([0, 4, 2, 2, 1, 3]))
+
+
+def test_roll_and_nearest_upsampling():
+    def fn(x):
+        return torch.roll(x, 2, 1), torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+    check(fn, make((1, 2, 3, 5)))
+
+
+def test_indexing_a_static_dim_of_a_tensor_with_a_dynamic_batch():
+    def fn(x, index):
+        return x[:, index], x.gather(1, index.abs().expand(x.shape[0], 3)), torch.arange(x.shape[0]) * 2
+    x, index = make((5, 6)), torch.tensor([1, -1, 0])
+    torch._dynamo.mark_dynamic(x, 0)
+    torch.testing.assert_close(torch.compile(fn, backend="minicomp")(x, index), fn(x, index))
+    assert fallback_ops(minicomp.reports()) == []
