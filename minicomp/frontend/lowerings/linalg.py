@@ -104,8 +104,8 @@ def convolution_backward(ctx: Context, grad: Value, x: Value, weight: Value, bia
                          dilation, transposed, output_padding, groups, output_mask) -> tuple:
     """(grad_input, grad_weight, grad_bias), each None where output_mask says it is not needed."""
     check_conv([grad, x, weight], stride, padding, dilation, transposed, groups)
-    if not all(size.is_Integer for size in (*x.shape[2:], *weight.shape[2:])):
-        raise Unsupported("convolution_backward with dynamic spatial sizes")
+    if not all(size.is_Integer for size in weight.shape[2:]):
+        raise Unsupported("convolution_backward with a dynamic kernel size")
     args = (stride, padding, dilation, groups)
     grad_input = input_grad(ctx, grad, x, weight, *args) if output_mask[0] else None
     grad_weight = weight_grad(ctx, grad, x, weight, *args) if output_mask[1] else None
