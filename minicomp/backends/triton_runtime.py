@@ -34,7 +34,8 @@ def require_triton() -> None:
         raise BackendUnavailableError("target='triton' needs the triton package: pip install 'minicomp[triton]'") from None
     if not torch.cuda.is_available() and not interpreting():
         raise BackendUnavailableError("target='triton' needs a CUDA GPU, or TRITON_INTERPRET=1 to run Triton's "
-                                      "interpreter on CPU (slow; meant for tests)")
+                                      "interpreter on CPU (slow; meant for tests); on CPU use target='numpy' "
+                                      "or 'auto'")
 
 
 def load_module(source: str):
