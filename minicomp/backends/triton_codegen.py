@@ -283,15 +283,6 @@ class KernelWriter:
 
     # -- the whole kernel ----------------------------------------------------------------
     def write(self, name: str) -> KernelSource:
-        stores = []
-        for position, value in enumerate(self.kernel.outputs):
-            index, mask = self.position(value)
-            stored = self.own(value) if id(self.producer[id(value)]) in self.after_reduction \
-                else self.emit(value, index, mask)
-            block = "[XBLOCK]" if self.signature is None else ("[XBLOCK, RBLOCK]" if index == "lindex" else "[XBLOCK, 1]")
-            stores.append(f"tl.store(out_ptr{position} + ({index}), tl.broadcast_to({stored}, {block})"
-                          f".to({TRITON_TYPE[value.dtype]}), mask={mask})")
-        body = self.lines + stores
         if self.signature is None:
             outer, reduced = self.kernel.outputs[0].numel, sympy.Integer(1)
             prologue = [
@@ -303,12 +294,20 @@ class KernelWriter:
         else:
             outer, reduced = self.signature.outer, self.signature.reduced
             prologue = self._reduction_prologue()
+        stores = []
+        for position, value in enumerate(self.kernel.outputs):
+            index, mask = self.position(value)
+            stored = self.own(value) if id(self.producer[id(value)]) in self.after_reduction \
+                else self.emit(value, index, mask)
+            block = "[XBLOCK]" if self.signature is None else ("[XBLOCK, RBLOCK]" if index == "lindex" else "[XBLOCK, 1]")
+            stores.append(f"tl.store(out_ptr{position} + ({index}), tl.broadcast_to({stored}, {block})"
+                          f".to({TRITON_TYPE[value.dtype]}), mask={mask})")
         arguments = [f"in_ptr{i}" for i in range(len(self.inputs))]
         arguments += [f"out_ptr{i}" for i in range(len(self.kernel.outputs))]
         arguments += [f"ks{i}" for i in range(len(self.sizes))]
         arguments += ["XBLOCK: tl.constexpr"] + (["RBLOCK: tl.constexpr"] if self.signature else [])
         lines = ["@triton.jit", f"def {name}({', '.join(arguments)}):"]
-        lines += ["    " + line for line in prologue + body]
+        lines += ["    " + line for line in prologue + self.lines + stores]
         return KernelSource(name, "\n".join(lines) + "\n", self.inputs, list(self.kernel.outputs),
                             list(self.sizes.values()), outer, reduced)
 
@@ -322,8 +321,6 @@ class KernelWriter:
             f"rmask = rindex < {self.size(self.signature.reduced)}",
             "lmask = xmask & rmask",
         ]
-        saved = self.lines
-        self.lines = []
         outer_coordinates = self.coordinates("xindex", [shape[i] for i in outer_axes])
         reduced_coordinates = self.coordinates("rindex", [shape[i] for i in axes])
         coordinates = [None] * len(shape)
@@ -333,7 +330,7 @@ class KernelWriter:
             coordinates[axis] = code
         full = self.linearize(coordinates, shape)
         lines += self.lines + [f"lindex = {full}"]
-        self.lines = saved
+        self.lines = []
         return lines
 
 
