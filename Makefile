@@ -3,7 +3,7 @@
 #   make setup   .venv with torch 2.13.0 (CPU), minicomp (editable) and its dev/triton extras; graphviz if we can
 #   make demo    compile a transformer block with minicomp and check it against eager PyTorch
 #   make test    the test suite, on 2 workers
-#   make bench   every script in benchmarks/ (never part of the tests)
+#   make bench   every script in benchmarks/ except _*.py helpers (never part of the tests)
 #   make docs    every runnable tutorial in docs/
 #
 # Setup is recorded in a stamp file, so it runs once and again only when pyproject.toml changes.
@@ -65,6 +65,7 @@ test: setup
 
 bench: setup
 	@found=0; for script in benchmarks/*.py; do \
+	  case "$$(basename $$script)" in _*) continue;; esac; \
 	  [ -e "$$script" ] || continue; found=1; \
 	  echo "== $$script"; $(BIN)/python "$$script" || exit 1; \
 	done; [ $$found = 1 ] || echo "no benchmarks yet (benchmarks/ has no .py files)"
