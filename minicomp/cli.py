@@ -12,10 +12,15 @@ BENCHMARK_SCRIPT = os.path.join("benchmarks", "kernels.py")
 
 
 def demo(args: argparse.Namespace) -> int:
-    """Compile the demo transformer block; exit code 1 when it does not match eager PyTorch."""
+    """Compile the demo transformer block; exit code 1 when it fails or does not match eager PyTorch."""
     from minicomp.demo import run_demo
+    from minicomp.errors import MinicompError
 
-    return 0 if run_demo(dump_dir=args.dump_dir) else 1
+    try:
+        return 0 if run_demo(dump_dir=args.dump_dir, target=args.target, device=args.device) else 1
+    except MinicompError as error:
+        print(f"minicomp demo: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -36,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser = commands.add_parser("demo", help="compile a transformer block and check it against eager torch")
     demo_parser.add_argument("--dump-dir", default=os.environ.get("MINICOMP_DUMP_DIR"),
                              help="write the ATen graph, the IR after each pass and the generated code here")
+    demo_parser.add_argument("--target", choices=["auto", "numpy", "triton"], default="auto",
+                             help="code generator (auto: numpy on CPU, Triton on CUDA); triton on CPU needs "
+                                  "TRITON_INTERPRET=1")
+    demo_parser.add_argument("--device", default="cpu", help="where the model and inputs live (cpu, cuda)")
     demo_parser.set_defaults(run=demo)
     bench_parser = commands.add_parser("bench", help="run benchmarks/kernels.py")
     bench_parser.add_argument("--root", default=".", help="the repository root (default: the current folder)")

@@ -70,24 +70,29 @@ def describe(report: minicomp.CompileReport) -> str:
     ])
 
 
-def run_demo(dump_dir: Optional[str] = None, out: Optional[TextIO] = None, seed: int = 0) -> bool:
-    """Compile the block, print its reports, compare with eager; True when outputs and gradients match."""
+def run_demo(dump_dir: Optional[str] = None, target: str = "auto", device: str = "cpu",
+             out: Optional[TextIO] = None, seed: int = 0) -> bool:
+    """Compile the block, print its reports, compare with eager; True when outputs and gradients match.
+
+    target="auto" gives numpy for CPU tensors and Triton for CUDA tensors (see README, options).
+    """
     def say(text: str = "") -> None:
         print(text, file=out, flush=True)
 
     torch.manual_seed(seed)
-    eager = TransformerBlock()
+    eager = TransformerBlock().to(device)
     compiled_model = copy.deepcopy(eager)
-    x = torch.randn(2, 8, 32)
+    x = torch.randn(2, 8, 32, device=device)
     x_eager = x.clone().requires_grad_(True)
     x_compiled = x.clone().requires_grad_(True)
 
     minicomp.reset()
-    options = {"target": "numpy"}
+    options = {"target": target}
     if dump_dir:
         options["dump_dir"] = dump_dir
     compiled = torch.compile(compiled_model, backend="minicomp", options=options)
-    say("minicomp demo: a pre-norm transformer block (LayerNorm, attention, GELU MLP), batch 2 x seq 8 x dim 32")
+    say("minicomp demo: a pre-norm transformer block (LayerNorm, attention, GELU MLP), "
+        f"batch 2 x seq 8 x dim 32, on {device}")
     start = time.perf_counter()
     y_compiled = compiled(x_compiled)
     y_compiled.sum().backward()
@@ -109,7 +114,7 @@ def run_demo(dump_dir: Optional[str] = None, out: Optional[TextIO] = None, seed:
     failures = []
     for name, actual, expected in checks:
         try:
-            # numpy sums and multiplies matrices in another order than torch: the last bits may differ.
+            # our kernels sum in another order than torch's: the last bits may differ.
             torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
         except AssertionError as error:
             failures.append(f"{name}: {str(error).splitlines()[0]}")

@@ -10,7 +10,10 @@ import pytest
 import torch
 
 import minicomp
-from minicomp import cli, compiler
+from minicomp import cli
+from minicomp.frontend import backend, decompositions
+
+MINICOMP_SCRIPT = os.path.join(os.path.dirname(sys.executable), "minicomp")  # the console script
 
 
 def test_demo_matches_eager_and_prints_each_graph(capsys):
@@ -28,22 +31,32 @@ def test_demo_matches_eager_and_prints_each_graph(capsys):
 
 
 def test_demo_exits_1_when_compiled_outputs_are_wrong(monkeypatch, capsys):
-    real_compile_numpy = compiler.compile_numpy
+    def table_with_a_wrong_gelu():
+        table = decompositions.decomposition_table()
+        table[torch.ops.aten.gelu.default] = lambda x, approximate="none": torch.ops.aten.relu.default(x)
+        return table
 
-    def compile_numpy_off_by_one(graph):
-        program, run = real_compile_numpy(graph)
-
-        def wrong(args):
-            results = run(args)
-            first = next(i for i, r in enumerate(results) if isinstance(r, torch.Tensor) and r.is_floating_point())
-            results[first] = results[first] + 1
-            return results
-
-        return program, wrong
-
-    monkeypatch.setattr(compiler, "compile_numpy", compile_numpy_off_by_one)
+    monkeypatch.setattr(backend, "decomposition_table", table_with_a_wrong_gelu)
     assert cli.main(["demo"]) == 1
     assert "MISMATCH against eager PyTorch" in capsys.readouterr().out
+
+
+def test_demo_on_the_triton_target_under_the_interpreter():
+    # Triton reads TRITON_INTERPRET when it is imported, so this runs in a process of its own.
+    environment = dict(os.environ, TRITON_INTERPRET="1")
+    result = subprocess.run([MINICOMP_SCRIPT, "demo", "--target", "triton"], capture_output=True, text=True,
+                            timeout=300, env=environment)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(forward, target triton)" in result.stdout and "(backward, target triton)" in result.stdout
+    assert "outputs and gradients match eager PyTorch" in result.stdout
+
+
+def test_demo_names_what_is_missing_for_triton(monkeypatch, capsys):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cli.main(["demo", "--target", "triton"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("minicomp demo: BackendUnavailableError:") and "TRITON_INTERPRET=1" in error
 
 
 def test_demo_dump_dir_holds_each_stage(tmp_path, capsys):
@@ -65,8 +78,7 @@ def test_bench_runs_benchmarks_kernels_py(tmp_path):
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "kernels.py").write_text(
         "if __name__ == '__main__':\n    print('kernel benchmark ran')\n")
-    script = os.path.join(os.path.dirname(sys.executable), "minicomp")
-    result = subprocess.run([script, "bench", "--root", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([MINICOMP_SCRIPT, "bench", "--root", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "kernel benchmark ran" in result.stdout
 
