@@ -25,7 +25,7 @@ from torch.testing._internal.common_methods_invocations import op_db
 from torch.utils._pytree import tree_flatten
 
 import minicomp
-from opinfo_compare import DEFAULT_ATOL, DEFAULT_RTOL, compare_runs, describe_sample, tolerance_for
+from _opinfo_compare import DEFAULT_ATOL, DEFAULT_RTOL, compare_runs, describe_sample, tolerance_for
 
 SAMPLE_POOL = 64  # samples drawn from each OpInfo before picking an evenly spaced few
 
