@@ -11,6 +11,9 @@ from minicomp.ir.dot import to_dot
 from minicomp.ir.graph import Graph
 
 
+MAX_SVG_NODES = 300
+
+
 class Dumper:
     """Writes numbered files into `<dump_dir>/<graph name>/`; a no-op when dump_dir is None."""
 
@@ -35,9 +38,12 @@ class Dumper:
         self.text(base + ".txt", str(graph))
         dot_source = to_dot(graph)
         self.text(base + ".dot", dot_source)
-        if shutil.which("dot") is None:
+        nodes = sum(1 for _ in graph.all_nodes())
+        if shutil.which("dot") is None or nodes > MAX_SVG_NODES:
             if not self.svg_skipped:
-                self.text("SVG_SKIPPED.txt", "graphviz's `dot` program is not installed; only .dot files were written.\n")
+                why = ("graphviz's `dot` program is not installed" if shutil.which("dot") is None
+                       else f"graphs over {MAX_SVG_NODES} nodes take graphviz minutes to lay out")
+                self.text("SVG_SKIPPED.txt", f"{why}; only .dot files were written (render one with dot -Tsvg).\n")
                 self.svg_skipped = True
             return
         subprocess.run(["dot", "-Tsvg", "-o", os.path.join(self.folder, base + ".svg")],

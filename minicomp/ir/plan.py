@@ -19,7 +19,11 @@ class MemoryPlan:
     def format(self) -> str:
         """Stable text: one line per buffer in offset order."""
         lines = [f"arena: {self.arena_bytes} bytes"]
-        for name in sorted(self.offsets, key=lambda n: (str(self.offsets[n]), n)):
+        def order(name):
+            offset = self.offsets[name]
+            return (0, int(offset), name) if offset.is_number else (1, str(offset), name)
+
+        for name in sorted(self.offsets, key=order):
             note = f"  (in place of {self.in_place[name]})" if name in self.in_place else ""
             lines.append(f"  {name}: offset {self.offsets[name]}, {self.sizes[name]} bytes{note}")
         return "\n".join(lines) + "\n"
