@@ -6,6 +6,8 @@ ir/ops.py), so a backend is checked against torch and not against itself.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from typing import Callable, Sequence
 
 import torch
@@ -15,13 +17,28 @@ from minicomp.frontend.lowerings.common import IR_TO_TORCH, TORCH_TO_IR
 from minicomp.ir import Graph, Op, verify
 
 
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")  # Triton's interpreter runs kernels on CPU tensors
+
+
 def numpy_backend(graph: Graph) -> Callable[[list], list]:
     """The reference backend: generated numpy code, run on CPU tensors."""
     return compile_numpy(graph)[1]
 
 
-# name -> function(graph) -> runner(list of tensors) -> list of tensors. Add the Triton backend here.
+def triton_backend(graph: Graph) -> Callable[[list], list]:
+    """Triton kernels on the GPU (inputs moved there and results back), or in the interpreter on CPU."""
+    from minicomp.backends.triton_backend import compile_triton
+
+    run = compile_triton(graph)[1]
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return lambda inputs: [result.cpu() for result in run([x.to(device) for x in inputs])]
+
+
+# name -> function(graph) -> runner(list of CPU tensors) -> list of CPU tensors.
 BACKENDS: dict[str, Callable[[Graph], Callable[[list], list]]] = {"numpy": numpy_backend}
+if importlib.util.find_spec("triton") is not None:
+    BACKENDS["triton"] = triton_backend
 
 
 def build_graph(op: Op, inputs: Sequence[torch.Tensor], attrs: dict) -> Graph:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import assert_same, run_with_grads
+import minicomp
+from helpers import assert_same, fallback_ops, run_with_grads
 from programs import programs
 
 PLAIN = {"fusion": False, "memory_planning": False}
@@ -48,3 +50,27 @@ def test_low_precision_chains_forward(program, seed):
 @given(program=programs(min_size=0, max_steps=4), seed=st.integers(0, 2**16))
 def test_chains_with_zero_size_dims(program, seed):
     check_program(program, seed, grad=True)
+
+
+DYNAMIC = {
+    "softmax": lambda x: torch.softmax(x * 2, -1),
+    "layer_norm": lambda x: torch.nn.functional.layer_norm(x, x.shape[-1:]),
+    "views_and_reductions": lambda x: x.reshape(-1).sum() + x.transpose(0, 1).amax(0).sum(),
+    "cat_and_slice": lambda x: torch.cat([x, x[:, 1:]], 1).exp(),
+    "centre": lambda x: x - x.mean(0, keepdim=True),
+    "gram": lambda x: torch.tanh(x @ x.t()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DYNAMIC))
+def test_dynamic_shapes_match_eager_at_every_size(name, record_property):
+    function = DYNAMIC[name]
+    compiled = torch.compile(function, backend="minicomp", dynamic=True)
+    for shape in [(3, 5), (4, 7), (2, 9)]:
+        x = torch.randn(shape, generator=torch.Generator().manual_seed(shape[1]))
+        expected, expected_grads = run_with_grads(function, [x])
+        actual, actual_grads = run_with_grads(compiled, [x])
+        assert_same(actual, expected, what=f"output at {shape}")
+        assert_same(actual_grads, expected_grads, what=f"input grad at {shape}")
+    assert minicomp.reports(), "Dynamo compiled nothing with minicomp"
+    record_property("fallback_ops", fallback_ops(minicomp.reports()))
