@@ -248,6 +248,8 @@ def _check_dtype(op: Op, dtype: DType) -> None:
         _require(dtype.is_float, op, f"needs a float input, got {dtype!r}")
     if op in INTEGER_ONLY:
         _require(dtype.is_integer or dtype is DType.BOOL, op, f"needs an integer input, got {dtype!r}")
+    if op is Op.LOGICAL_NOT:  # its output has its input's type, so only bool means "not"
+        _require(dtype is DType.BOOL, op, f"needs a bool input (compare with 0 first), got {dtype!r}")
 
 
 def _require(condition: bool, op: Op, message: str) -> None:

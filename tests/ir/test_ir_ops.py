@@ -61,6 +61,7 @@ def test_elementwise_rules_keep_shape_and_dtype():
     lambda g, x, i: g.add(Op.ADD, [x, g.add(Op.RESHAPE, [x], shape=(4, 3))]),  # shapes differ
     lambda g, x, i: g.add(Op.EXP, [i]),                             # float-only op on an int
     lambda g, x, i: g.add(Op.BITWISE_AND, [x, x]),                  # integer-only op on a float
+    lambda g, x, i: g.add(Op.LOGICAL_NOT, [i]),                     # bool-only op on an int
     lambda g, x, i: g.add(Op.WHERE, [x, x, x]),                     # condition is not bool
     lambda g, x, i: g.add(Op.RESHAPE, [x], shape=(5,)),             # element count changes
     lambda g, x, i: g.add(Op.PERMUTE, [x], dims=(0, 0)),            # not a permutation
