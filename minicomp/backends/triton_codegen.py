@@ -115,6 +115,8 @@ class KernelWriter:
         node = self.producer.get(id(value))
         if node is not None and id(node) in self.after_reduction:
             return self.own(value)
+        if node is not None and node.op in VIEW:
+            return self.emit(node.inputs[0], self.view_index(node, index), mask)
         key = (id(value), index, mask)
         if key not in self.memo:
             self.memo[key] = self.define(self.compute(value, node, index, mask), "v")
@@ -126,8 +128,6 @@ class KernelWriter:
             load = f"tl.load({pointer} + ({index}), mask={mask}, other=0)"
             return f"{load}.to(tl.float32)" if value.dtype.is_low_precision else load
         op = node.op
-        if op in VIEW:
-            return self.emit(node.inputs[0], self.view_index(node, index), mask)
         if op in UNARY or op in BINARY or op in COMPARISON or op in (Op.WHERE, Op.CAST):
             args = [self.emit(v, index, mask) for v in node.inputs]
             return self.pointwise(node, args)
@@ -233,10 +233,11 @@ class KernelWriter:
         if key in self.memo:
             return self.memo[key]
         node = self.producer[id(value)]
+        if node.op in VIEW:
+            self.memo[key] = self.own(node.inputs[0])
+            return self.memo[key]
         if node.op in REDUCTION:
             code = self.reduction(node)
-        elif node.op in VIEW:
-            code = self.own(node.inputs[0])
         else:
             index, mask = self.position(value)
             args = [self.own(v) if id(self.producer.get(id(v))) in self.after_reduction else self.emit(v, index, mask)
