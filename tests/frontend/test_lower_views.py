@@ -173,7 +173,8 @@ def test_diagonal_scatter_and_diag_embed(lowered):
 
 def test_unfold_windows(lowered):
     def fn(x):
-        return x.unfold(1, 2, 1), x.unfold(1, 2, 2), x.unfold(0, 3, 5), x.unfold(-1, 1, 3), x.unfold(0, 2, 1).unfold(1, 3, 2)
+        return (x.unfold(1, 2, 1), x.unfold(1, 2, 2), x.unfold(0, 3, 5), x.unfold(-1, 1, 3),
+                x.unfold(0, 2, 1).unfold(1, 3, 2))
     check(lowered, ["aten.unfold.default"], fn, make((3, 5)))
 
 

@@ -84,7 +84,8 @@ def test_sdpa_rows_hidden_entirely_give_zeros_and_finite_grads():
 
 def test_sdpa_grouped_query_and_unbatched():
     def fn(q, k, v):
-        return F.scaled_dot_product_attention(q, k, v, enable_gqa=True), F.scaled_dot_product_attention(q[0], q[0], v[0, :1])
+        grouped = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+        return grouped, F.scaled_dot_product_attention(q[0], q[0], v[0, :1])
     check(fn, make((2, 4, 5, 8)), make((2, 2, 5, 8), seed=1), make((2, 2, 5, 3), seed=2))
 
 

@@ -85,7 +85,7 @@ def weight_grad(ctx: Context, grad: Value, x: Value, weight: Value, stride, padd
     axis, grouped so that output channel o only sees the inputs of its group; the result may have
     more than K positions (the tail the forward never reached) and is sliced back to K.
     """
-    batch, channels = x.shape[0], x.shape[1]
+    batch = x.shape[0]
     out_channels, group_in = weight.shape[0], weight.shape[1]
     spatial_x = tuple(x.shape[2:])
     spatial = len(spatial_x)
