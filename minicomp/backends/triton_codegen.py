@@ -16,6 +16,7 @@ import sympy
 
 from minicomp.ir import DType, Kernel, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, REDUCTION, UNARY, VIEW
+from minicomp.ir.printer import format_node
 from minicomp.passes.fusion_rules import signature_of
 
 TRITON_TYPE = {
@@ -308,6 +309,7 @@ class KernelWriter:
         arguments += [f"ks{i}" for i in range(len(self.sizes))]
         arguments += ["XBLOCK: tl.constexpr"] + (["RBLOCK: tl.constexpr"] if self.signature else [])
         lines = ["@triton.jit", f"def {name}({', '.join(arguments)}):"]
+        lines += ["    #" + format_node(node, indent=" ").split("  # ")[0] for node in self.kernel.nodes]
         lines += ["    " + line for line in prologue + self.lines + stores]
         return KernelSource(name, "\n".join(lines) + "\n", self.inputs, list(self.kernel.outputs),
                             list(self.sizes.values()), outer, reduced)
