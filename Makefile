@@ -64,11 +64,13 @@ test: setup
 	$(BIN)/python -m pytest -q -n 2 tests/
 
 bench: setup
-	@found=0; for script in benchmarks/*.py; do \
+	@found=0; failed=""; for script in benchmarks/*.py; do \
 	  case "$$(basename $$script)" in _*) continue;; esac; \
 	  [ -e "$$script" ] || continue; found=1; \
-	  echo "== $$script"; $(BIN)/python "$$script" || exit 1; \
-	done; [ $$found = 1 ] || echo "no benchmarks yet (benchmarks/ has no .py files)"
+	  echo "== $$script"; $(BIN)/python "$$script" || failed="$$failed $$script"; \
+	done; \
+	[ $$found = 1 ] || echo "no benchmarks yet (benchmarks/ has no .py files)"; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 docs: setup
 	@for script in docs/*.py; do \
