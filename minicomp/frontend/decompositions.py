@@ -25,6 +25,7 @@ EXTRA = [
     aten.embedding_dense_backward, aten.nll_loss_forward, aten.nll_loss_backward,
     aten.mse_loss, aten.mse_loss_backward, aten.addmm, aten.var_mean, aten.var, aten.std,
     aten.logsumexp, aten.squeeze, aten.t, aten.transpose, aten.select_backward, aten.slice_backward,
+    aten.linalg_vector_norm,
 ]
 
 

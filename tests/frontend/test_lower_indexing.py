@@ -130,6 +130,12 @@ def test_index_put_of_a_single_value(dtype):
     check(fn, make((3, 5), dtype), rows, columns, torch.tensor(7, dtype=dtype))
 
 
+def test_index_fill_and_index_copy_of_a_constant_write_one_value():
+    def fn(x, index):
+        return x.index_fill(1, index, -1.5), x.index_copy(0, index[:2], torch.ones(2, 5))
+    check(fn, make((4, 5)), torch.tensor([0, 3, 0]))
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.int64])
 def test_index_put_through_a_boolean_mask(dtype):
     def fn(x, mask, rows_mask, value):

@@ -159,3 +159,10 @@ def test_softmax_cross_entropy_has_no_fallback():
 
 def test_reductions_over_dynamic_dims():
     check(lambda x: (x.sum(0), x.amax(1), x.argmax(0)), make((5, 3), torch.float32), dynamic=True)
+
+
+def test_vector_norms():
+    def fn(x):
+        return (x.norm(dim=1), torch.linalg.vector_norm(x, ord=1), torch.linalg.vector_norm(x, float("inf"), dim=0),
+                torch.linalg.vector_norm(x, ord=3, dim=(0, 1), keepdim=True), torch.linalg.vector_norm(x, ord=0))
+    check(fn, make((4, 6), torch.float32))

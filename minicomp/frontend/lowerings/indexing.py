@@ -123,22 +123,36 @@ def index_put(ctx: Context, x: Value, indices: list, values: Value, accumulate=F
     if accumulate:
         source = ctx.reshape(ctx.expand_to(values, plan.result_shape), position.shape)
         return plan.as_input_shape(ctx, ctx.add(Op.SCATTER_ADD, plan.view, position, source, axis=1), x)
-    if any(size != 1 for size in values.shape):
+    single = _single_value(ctx, values)
+    if single is None:
         raise Unsupported("index_put without accumulate of several values: duplicate indices pick one")
     written = _written_mask(ctx, plan.view.shape, position, axis=1)
-    fill = ctx.expand_to(ctx.reshape(values, ()), plan.view.shape)
+    fill = ctx.expand_to(single, plan.view.shape)
     return plan.as_input_shape(ctx, ctx.add(Op.WHERE, written, fill, plan.view), x)
 
 
 def _masked_put(ctx: Context, x: Value, mask: Value, values: Value, accumulate: bool) -> Value:
     """x[mask] = v (or += v) for a single value v: a WHERE, with no data-dependent shape in sight."""
-    if any(size != 1 for size in values.shape):
+    single = _single_value(ctx, values)
+    if single is None:
         raise Unsupported("index_put through a boolean mask of several values (their count depends on the mask)")
     if mask.rank > x.rank or any(sympy.simplify(a - b) != 0 for a, b in zip(mask.shape, x.shape)):
         raise Unsupported("boolean mask whose shape is not a leading part of the tensor's shape")
     mask = ctx.expand_to(ctx.reshape(mask, tuple(mask.shape) + (1,) * (x.rank - mask.rank)), x.shape)
-    value = ctx.expand_to(ctx.reshape(values, ()), x.shape)
+    value = ctx.expand_to(single, x.shape)
     return ctx.add(Op.WHERE, mask, ctx.add(Op.ADD, x, value) if accumulate else value, x)
+
+
+def _single_value(ctx: Context, values: Value) -> Value | None:
+    """The 0-d tensor that `values` only repeats (it has one element, or is built by EXPAND or FULL), or None."""
+    if all(size == 1 for size in values.shape):
+        return ctx.reshape(values, ())
+    producer = next((node for node in reversed(ctx.graph.nodes) if values in node.outputs), None)
+    if producer is not None and producer.op is Op.EXPAND and all(size == 1 for size in producer.inputs[0].shape):
+        return ctx.reshape(producer.inputs[0], ())
+    if producer is not None and producer.op is Op.FULL:
+        return ctx.full(producer.attrs["value"], values.dtype)
+    return None
 
 
 def _written_mask(ctx: Context, shape: tuple, index: Value, axis: int) -> Value:
