@@ -100,6 +100,40 @@ def test_non_tensor_outputs_alongside_tensors_match_eager():
     assert [r.kind for r in reports] == ["forward", "backward"]
 
 
+def scales(x, count, scale):
+    return x * scale + count, x.sum() * count
+
+
+def test_python_number_arguments_match_eager_as_they_change():
+    compiled = torch.compile(scales, backend="minicomp")
+    x = torch.randn(3, 4)
+    for count, scale in [(3, 0.5), (4, 0.25), (5, -2.0)]:  # Dynamo specializes, then makes them symbolic
+        assert_same(compiled(x, count, scale), scales(x, count, scale))
+    assert minicomp.reports()
+
+
+def mutates_inputs(x, y):
+    x.add_(1)
+    y[0] = 5.0
+    return x * 2 + y.sum()
+
+
+def test_input_mutation_matches_eager():
+    x, y = torch.randn(3), torch.randn(3)
+    eager_x, eager_y = x.clone(), y.clone()
+    result = torch.compile(mutates_inputs, backend="minicomp")(x, y)
+    assert_same([result, x, y], [mutates_inputs(eager_x, eager_y), eager_x, eager_y])
+    assert minicomp.reports()
+
+
+def test_second_call_with_same_shapes_reuses_the_compiled_code():
+    compiled = torch.compile(lambda a: a.exp() * 2, backend="minicomp")
+    for _ in range(3):
+        x = torch.randn(5)
+        assert_same(compiled(x), x.exp() * 2)
+    assert len(minicomp.reports()) == 1
+
+
 def sorts(x):
     values, indices = torch.sort(x, dim=1)
     return values * 2, indices
