@@ -63,14 +63,22 @@ def sign(array: np.ndarray) -> np.ndarray:
     return (array > 0).astype(array.dtype) - (array < 0).astype(array.dtype)
 
 
+def check_index(index: np.ndarray, size: int) -> None:
+    """Raise like torch for an index outside [0, size); numpy would wrap negative ones silently."""
+    if index.size and (index.min() < 0 or index.max() >= size):
+        raise IndexError(f"index {index.min() if index.min() < 0 else index.max()} is out of bounds for size {size}")
+
+
 def gather(array: np.ndarray, axis: int, index: np.ndarray) -> np.ndarray:
     """torch.gather: index may be smaller than the input along the other axes."""
+    check_index(index, array.shape[axis])
     window = tuple(slice(0, n) if d != axis else slice(None) for d, n in enumerate(index.shape))
     return np.take_along_axis(array[window], index, axis)
 
 
 def scatter_add(array: np.ndarray, axis: int, index: np.ndarray, source: np.ndarray) -> np.ndarray:
     """torch.scatter_add (out of place): out[..., index[i], ...] += source[i] along `axis`."""
+    check_index(index, array.shape[axis])
     result = array.copy()
     positions = list(np.indices(index.shape, sparse=True))
     positions[axis] = index

@@ -185,3 +185,22 @@ def test_indexing_a_static_dim_of_a_tensor_with_a_dynamic_batch():
     torch._dynamo.mark_dynamic(x, 0)
     torch.testing.assert_close(torch.compile(fn, backend="minicomp")(x, index), fn(x, index))
     assert fallback_ops(minicomp.reports()) == []
+
+
+@pytest.mark.parametrize("rows, columns", [([0, 4], [1, 1]), ([0, -5], [1, 1]), ([0, 1], [1, 5]), ([0, 1], [-6, 0])])
+def test_indices_out_of_range_raise_instead_of_reading_a_neighbour(rows, columns):
+    def fn(x, rows, columns):
+        return x[rows, columns]
+    x, rows, columns = make((4, 5)), torch.tensor(rows), torch.tensor(columns)
+    with pytest.raises(IndexError):
+        fn(x, rows, columns)
+    with pytest.raises(IndexError):
+        torch.compile(fn, backend="minicomp")(x, rows, columns)
+
+
+def test_gather_and_scatter_add_reject_negative_indices_like_torch():
+    x, index = make((2, 3)), torch.tensor([[0, -1]])
+    with pytest.raises(IndexError):
+        torch.compile(lambda x, i: x.gather(1, i), backend="minicomp")(x, index)
+    with pytest.raises(IndexError):
+        torch.compile(lambda x, i: x.scatter_add(1, i, x[:1, :2]), backend="minicomp")(x, index)

@@ -50,7 +50,10 @@ def _number(value) -> int | float | bool:
 def stored_value(value, dtype: DType) -> int | float | bool:
     """Exactly the element torch stores when it fills a `dtype` tensor with the Python number `value`."""
     with unset_fake_temporarily():  # lowering runs under the tracer's fake mode; this needs a real tensor
-        return torch.full((), _number(value), dtype=IR_TO_TORCH[dtype]).item()
+        try:
+            return torch.full((), _number(value), dtype=IR_TO_TORCH[dtype]).item()
+        except (RuntimeError, OverflowError) as error:
+            raise Unsupported(f"{value!r} as {dtype.full_name}: {error}") from None
 
 
 def constant(ctx: Context, value) -> Value:
@@ -119,6 +122,6 @@ def _float_range_is_exact(start, step, length: sympy.Expr, dtype: DType) -> bool
     unit = max(start.denominator, step.denominator)  # both powers of two: floats are dyadic
     if unit.bit_length() - 1 > bits - 1 - min_exponent:
         return False  # multiples of 1/unit would be subnormal with fewer bits
-    extremes = (start, start + step * max(int(length) - 1, 0), step * max(int(length) - 1, 0))
-    largest = max(abs(value) for value in extremes) * unit
-    return largest < 2 ** bits and float(max(abs(value) for value in extremes)) <= torch.finfo(IR_TO_TORCH[dtype]).max
+    span = step * max(int(length) - 1, 0)
+    magnitude = max(abs(start), abs(start + span), abs(span))  # of every value and intermediate
+    return magnitude * unit < 2 ** bits and float(magnitude) <= torch.finfo(IR_TO_TORCH[dtype]).max

@@ -73,7 +73,7 @@ def plan_index(ctx: Context, x: Value, indices: list) -> IndexPlan:
         indexed = list(range(len(indexed)))
     first, last = indexed[0], indexed[-1]
     tensors = ctx.broadcast(*[ctx.cast(indices[d], DType.INT64) for d in indexed])
-    position = None
+    position, valid = None, None
     for axis, index in zip(indexed, tensors):
         size = x.shape[axis]
         if not size.is_Integer:
@@ -82,6 +82,11 @@ def plan_index(ctx: Context, x: Value, indices: list) -> IndexPlan:
                           ctx.elementwise(Op.ADD, index, int(size), dtype=DType.INT64), index)
         position = wrapped if position is None else ctx.add(
             Op.ADD, ctx.elementwise(Op.MUL, position, int(size), dtype=DType.INT64), wrapped)
+        in_range = ctx.add(Op.BITWISE_AND, ctx.elementwise(Op.GE, wrapped, 0, dtype=DType.INT64),
+                           ctx.elementwise(Op.LT, wrapped, int(size), dtype=DType.INT64))
+        valid = in_range if valid is None else ctx.add(Op.BITWISE_AND, valid, in_range)
+    # an index out of range must not land on a neighbouring row of the merged axis: -1 makes GATHER fail
+    position = ctx.add(Op.WHERE, valid, position, ctx.full(-1, DType.INT64, position.shape))
     before, after = tuple(x.shape[:first]), tuple(x.shape[last + 1:])
     view = ctx.reshape(x, (_product(before), _product(x.shape[first:last + 1]), _product(after)))
     return IndexPlan(view, position, before, tuple(tensors[0].shape), after, permutation)
@@ -114,7 +119,7 @@ def embedding(ctx: Context, weight: Value, indices: Value, padding_idx=-1, scale
 @register(aten.index_put.default, aten._unsafe_index_put.default)
 def index_put(ctx: Context, x: Value, indices: list, values: Value, accumulate=False) -> Value:
     """x[indices] += values (SCATTER_ADD); plain assignment only of a single value, where duplicates agree."""
-    if values.dtype != x.dtype or x.dtype is DType.BOOL:
+    if values.dtype != x.dtype or (accumulate and x.dtype is DType.BOOL):
         raise Unsupported(f"index_put of {values.dtype!r} values into {x.dtype!r}")
     if len(indices) == 1 and isinstance(indices[0], Value) and indices[0].dtype is DType.BOOL:
         return _masked_put(ctx, x, indices[0], values, accumulate)
