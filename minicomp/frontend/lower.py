@@ -79,8 +79,10 @@ def _lower_placeholder(graph: Graph, node: torch.fx.Node) -> Any:
     if isinstance(value, torch.SymInt):
         expr = value.node.expr
         if not isinstance(expr, sympy.Symbol):
-            raise UnsupportedOpError(f"size input {node.name} = {expr} is not a plain symbol", op="placeholder",
-                                     source="")
+            # a size derived from others (say 2*s0 - 1): its value follows from theirs, so the argument
+            # only keeps its place, and uses of it see the expression
+            graph.add_symbol_input(sympy.Symbol(f"unused_{node.name}"))
+            return expr
         return graph.add_symbol_input(expr)
     raise UnsupportedOpError(f"input {node.name} of type {type(value).__name__}", op="placeholder", source="")
 
@@ -155,6 +157,8 @@ def _fallback(graph: Graph, node: torch.fx.Node, name: str, args: Any, kwargs: A
     metas, spec = tree_flatten(node.meta.get("val"))
     types = []
     for meta in metas:
+        if meta is None:
+            continue  # an output torch leaves out (say, an input gradient nobody asked for)
         if not isinstance(meta, torch.Tensor):
             raise UnsupportedOpError(f"{name} returns a {type(meta).__name__}", op=name, source=source_line(node))
         try:
@@ -162,4 +166,7 @@ def _fallback(graph: Graph, node: torch.fx.Node, name: str, args: Any, kwargs: A
         except Unsupported as error:
             raise UnsupportedOpError(f"{name}: {error}", op=name, source=source_line(node)) from None
     outputs = graph.add_fallback(name, args, kwargs, inputs, types)
-    return spec.unflatten(outputs) if not isinstance(node.meta.get("val"), torch.Tensor) else outputs[0]
+    if isinstance(node.meta.get("val"), torch.Tensor):
+        return outputs[0]
+    remaining = iter(outputs)
+    return spec.unflatten([None if meta is None else next(remaining) for meta in metas])

@@ -26,7 +26,8 @@ def rebuild(graph: Graph, rule: Rule) -> Graph:
         if isinstance(item, Kernel):
             new.nodes.append(item)  # passes that rewrite nodes run before fusion builds kernels
             continue
-        node = dataclasses.replace(item, inputs=[mapped(v) for v in item.inputs])
+        node = dataclasses.replace(item, inputs=[mapped(v) for v in item.inputs],
+                                   attrs={key: _remap(value, mapped) for key, value in item.attrs.items()})
         new.source = node.source
         replacement = rule(node, new)
         if replacement is None:
@@ -37,10 +38,13 @@ def rebuild(graph: Graph, rule: Rule) -> Graph:
     return new
 
 
-def users(graph: Graph) -> dict[int, list[Node]]:
-    """For each value (by id), the nodes that read it."""
-    result: dict[int, list[Node]] = {}
-    for node in graph.all_nodes():
-        for value in node.inputs:
-            result.setdefault(id(value), []).append(node)
-    return result
+def _remap(attr, mapped):
+    """Values inside attrs (a fallback's argument template) follow the same replacements as inputs."""
+    if isinstance(attr, Value):
+        return mapped(attr)
+    if isinstance(attr, (list, tuple)):
+        return type(attr)(_remap(item, mapped) for item in attr)
+    if isinstance(attr, dict):
+        return {key: _remap(item, mapped) for key, item in attr.items()}
+    return attr
+
