@@ -4,6 +4,7 @@ from minicomp.frontend.lowerings import pointwise  # noqa: F401
 from minicomp.frontend.lowerings import reductions  # noqa: F401
 from minicomp.frontend.lowerings import creation  # noqa: F401
 from minicomp.frontend.lowerings import indexing  # noqa: F401
+from minicomp.frontend.lowerings import prims  # noqa: F401
 from minicomp.frontend.lowerings import views  # noqa: F401
 from minicomp.frontend.lowerings import linalg  # noqa: F401
 from minicomp.frontend.lowerings.common import LOWERINGS
