@@ -115,7 +115,7 @@ def run_once(function: Callable, originals: list, grad: bool, process: Callable)
     result = {"outputs": outputs}
     if grad:
         wanted = [t for t in tensors if t.requires_grad]
-        terms = [(torch.view_as_real(o.resolve_conj()) if o.is_complex() else o).sum()
+        terms = [o.real.sum() + o.imag.sum() if o.is_complex() else o.sum()
                  for o in tree_flatten(process(outputs))[0]
                  if isinstance(o, torch.Tensor) and o.requires_grad]
         if wanted and terms:
