@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Optional, Sequence
 
 import torch
@@ -19,6 +20,11 @@ TOLERANCES = {
     torch.float16: dict(rtol=2e-3, atol=2e-3),
     torch.bfloat16: dict(rtol=2e-2, atol=2e-2),
 }
+
+
+def examples(count: int) -> int:
+    """Hypothesis examples for a test: `count`, times MINICOMP_STRESS (default 1) for long bug hunts."""
+    return max(1, int(count * float(os.environ.get("MINICOMP_STRESS", "1"))))
 
 
 def tolerance(dtype: torch.dtype) -> dict:

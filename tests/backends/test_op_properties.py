@@ -7,13 +7,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import assert_same
+from helpers import assert_same, examples
 from minicomp.frontend.lowerings.common import TORCH_TO_IR
 from minicomp.ir import Op
 from op_reference import BACKENDS, reference, run_op
 from strategies import ALL, BOOL, FLOATS, INTS, axes_subset, make_tensor, reshape_target, seeds, shapes
 
-EXAMPLES = settings(max_examples=25)
+EXAMPLES = settings(max_examples=examples(25))
 SIGNED = [d for d in INTS if d is not torch.uint8]
 
 # op -> (dtypes, value domain of each input, whether IEEE special values are mixed in)
@@ -91,7 +91,7 @@ def test_where(backend, dtype, shape, seed):
 
 
 @backends
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(source=st.sampled_from(ALL), target=st.sampled_from(ALL), shape=shapes(max_rank=3), seed=seeds)
 def test_cast(backend, source, target, shape, seed):
     # Floats cast to integers only from values the integer type holds (out of range is undefined in C).

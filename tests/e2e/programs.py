@@ -19,6 +19,7 @@ FLOAT_UNARY = {
     "square": lambda t: t * t, "gelu": F.gelu, "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
     "silu": F.silu, "clamp": lambda t: t.clamp(-1.0, 1.5), "rsqrt_1p": lambda t: torch.rsqrt(t * t + 1),
     "cube": lambda t: t ** 3, "leaky_relu": lambda t: F.leaky_relu(t, 0.1), "scale": lambda t: t * 2.5 - 1,
+    "cumsum": lambda t: t.cumsum(-1) if t.dim() else t,  # no primitive for scans: a torch fallback
 }
 INT_UNARY = {
     "abs": torch.abs, "neg": torch.neg, "relu": torch.relu, "mod7": lambda t: torch.remainder(t, 7),
@@ -60,6 +61,7 @@ class Program:
     dtypes: list
     steps: list
     extra_output: int  # also return the value after this many steps (-1: only the final value)
+    index_bounds: dict = dataclasses.field(default_factory=dict)  # input position -> exclusive bound
 
     def __call__(self, *inputs):
         current, saved = inputs[0], None
@@ -72,8 +74,10 @@ class Program:
     def inputs(self, seed: int) -> list:
         generator = torch.Generator().manual_seed(seed)
         result = []
-        for shape, dtype in zip(self.shapes, self.dtypes):
-            if dtype.is_floating_point:
+        for position, (shape, dtype) in enumerate(zip(self.shapes, self.dtypes)):
+            if position in self.index_bounds:
+                result.append(torch.randint(0, self.index_bounds[position], shape, generator=generator))
+            elif dtype.is_floating_point:
                 result.append((torch.randn(shape, generator=generator, dtype=torch.float64) * 1.5).to(dtype))
             else:
                 result.append(torch.randint(-20, 21, shape, generator=generator).to(dtype))
@@ -95,6 +99,11 @@ def apply(step: Step, t: torch.Tensor, inputs) -> torch.Tensor:
         return (torch.softmax if step.name == "softmax" else torch.log_softmax)(t, step.args[0])
     if step.kind == "cat":
         return torch.cat([t, t * 2], step.args[0])
+    if step.kind == "matmul":
+        return t @ inputs[step.args[0]]
+    if step.kind == "index_select":
+        axis, position = step.args
+        return t.index_select(axis, inputs[position])
     if step.kind == "view":
         name, args = step.name, step.args
         if name == "transpose":
@@ -124,9 +133,10 @@ def programs(draw, dtypes=(torch.float32, torch.float64), max_steps: int = 6, mi
     shape = tuple(draw(st.lists(st.integers(min_size, 5), min_size=1, max_size=4), label="shape"))
     program = Program([shape], [dtype], [], -1)
     current = torch.empty(shape, dtype=dtype, device="meta")
-    kinds = ["unary", "binary", "reduce", "view", "view", "softmax", "cat"]
+    kinds = ["unary", "binary", "reduce", "view", "view", "softmax", "cat", "matmul", "index_select"]
     if not dtype.is_floating_point:
         kinds.remove("softmax")
+        kinds.remove("matmul")
     for _ in range(draw(st.integers(1, max_steps), label="steps")):
         kind = draw(st.sampled_from(kinds), label="kind")
         step = draw(_step(kind, current, program, dtype), label="step")
@@ -171,6 +181,20 @@ def _step(draw, kind: str, current: torch.Tensor, program: Program, dtype: torch
         if rank == 0:
             return None
         return Step(kind, "cat", (draw(st.integers(0, rank - 1)),))
+    if kind == "matmul":
+        if rank == 0:
+            return None
+        program.shapes.append((shape[-1], draw(st.integers(1, 4))))
+        program.dtypes.append(current.dtype)
+        return Step(kind, "matmul", (len(program.shapes) - 1,))
+    if kind == "index_select":
+        if rank == 0 or 0 in shape:
+            return None
+        axis = draw(st.integers(0, rank - 1))
+        program.shapes.append((draw(st.integers(1, 4)),))
+        program.dtypes.append(torch.int64)
+        program.index_bounds[len(program.shapes) - 1] = shape[axis]
+        return Step(kind, "index_select", (axis, len(program.shapes) - 1))
     return draw(_view(current))
 
 

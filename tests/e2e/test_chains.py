@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minicomp
-from helpers import assert_same, fallback_ops, run_with_grads
+from helpers import assert_same, examples, fallback_ops, run_with_grads
 from programs import programs
 
 PLAIN = {"fusion": False, "memory_planning": False}
@@ -26,19 +26,19 @@ def check_program(program, seed: int, grad: bool, rtol=None, atol=None) -> None:
     assert_same(plain_grads, actual_grads, 0, 0, what="input grad without fusion/memory planning")
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(program=programs(), seed=st.integers(0, 2**16))
 def test_float_chains_forward_and_backward(program, seed):
     check_program(program, seed, grad=True)
 
 
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 @given(program=programs(dtypes=(torch.int64, torch.int32)), seed=st.integers(0, 2**16))
 def test_integer_chains(program, seed):
     check_program(program, seed, grad=False)
 
 
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 @given(program=programs(dtypes=(torch.float16, torch.bfloat16), max_steps=3), seed=st.integers(0, 2**16))
 def test_low_precision_chains_forward(program, seed):
     # Decompositions may round to 16 bits where an eager kernel keeps float32 inside (softmax, var,
@@ -46,7 +46,7 @@ def test_low_precision_chains_forward(program, seed):
     check_program(program, seed, grad=False, rtol=5e-2, atol=5e-2)
 
 
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 @given(program=programs(min_size=0, max_steps=4), seed=st.integers(0, 2**16))
 def test_chains_with_zero_size_dims(program, seed):
     check_program(program, seed, grad=True)
