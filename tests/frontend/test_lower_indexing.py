@@ -36,6 +36,18 @@ def test_gather(dtype):
     check(fn, make((3, 5), dtype), index, torch.tensor([[2, 0, 1], [0, 0, 2]]), make((), dtype))
 
 
+def test_gather_with_an_int32_index_and_of_a_0d_tensor():
+    def fn(x, index, scalar):
+        return x.gather(1, index), scalar.gather(0, index[2, :1].long())
+    check(fn, make((3, 4)), torch.tensor([[3, 0], [1, 1], [0, 2]], dtype=torch.int32), make(()))
+
+
+def test_take_and_its_gradient_and_put():
+    def fn(x, index, source):
+        return torch.take(x, index), x.put(index[:1, :1], source[:1]), x.put(index[:0], source[:0])
+    check(fn, make((3, 4)), torch.tensor([[0, 11], [-1, 0], [5, 5]]), make((6,), seed=1))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_scatter_add(dtype):
     def fn(x, index, source):
@@ -87,9 +99,10 @@ def test_index_select(dtype):
     check(fn, make((4, 5, 3), dtype), torch.tensor([3, 0, 2, 2]), torch.tensor([2, 0], dtype=torch.int32))
 
 
-def test_index_select_with_a_0d_index():
+def test_index_select_with_a_0d_index_or_of_a_0d_tensor():
     # no gradient: eager torch's own backward rejects the 0-d index
     check(lambda x, index: x.index_select(1, index), make((4, 5)), torch.tensor(3), grad=False)
+    check(lambda x, index: x.index_select(0, index), make(()), torch.tensor([0]))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.int32, torch.bool])
@@ -118,7 +131,7 @@ def test_index_put_with_accumulate():
     check(fn, make((3, 5)), rows, columns, make((4, 5), seed=1))
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.int64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.int64, torch.bool])
 def test_index_put_of_a_single_value(dtype):
     def fn(x, rows, columns, value):
         y = x.clone()
@@ -147,6 +160,16 @@ def test_index_put_through_a_boolean_mask(dtype):
     x = make((3, 5), dtype)
     # no gradient: the gradient of the values, grad[mask].sum(), has a data-dependent shape
     check(fn, x, x > 0, torch.tensor([True, False, True]), torch.tensor(7, dtype=dtype), grad=False)
+
+
+def test_index_put_of_values_at_a_single_index():
+    def fn(x, row, values, column_values):
+        y = x.clone()
+        y[row] = values
+        z = x.clone()
+        z[:, row] = column_values
+        return y, z
+    check(fn, make((4, 3)), torch.tensor([-2]), make((1, 3), seed=1), make((4, 1), seed=2))
 
 
 def test_index_put_of_several_values_falls_back():

@@ -102,11 +102,11 @@ def index_tensor(ctx: Context, x: Value, indices: list) -> Value:
 
 @register(aten.index_select.default)
 def index_select(ctx: Context, x: Value, dim: int, index: Value) -> Value:
-    """x.index_select(dim, i) is x[:, ..., i] with i flattened to 1-d."""
+    """x.index_select(dim, i) is x[:, ..., i] with i flattened to 1-d (a 0-d x acts as 1-d)."""
+    flat_index = ctx.reshape(index, (index.numel,))
     if x.rank == 0:
-        raise Unsupported("index_select of a 0-d tensor")
-    dim = normalize_axis(dim, x.rank)
-    return index_tensor(ctx, x, [None] * dim + [ctx.reshape(index, (index.numel,))])
+        return ctx.reshape(index_tensor(ctx, ctx.reshape(x, (1,)), [flat_index]), ctx.fx_node.meta["val"].shape)
+    return index_tensor(ctx, x, [None] * normalize_axis(dim, x.rank) + [flat_index])
 
 
 @register(aten.embedding.default)
@@ -128,12 +128,25 @@ def index_put(ctx: Context, x: Value, indices: list, values: Value, accumulate=F
     if accumulate:
         source = ctx.reshape(ctx.expand_to(values, plan.result_shape), position.shape)
         return plan.as_input_shape(ctx, ctx.add(Op.SCATTER_ADD, plan.view, position, source, axis=1), x)
-    single = _single_value(ctx, values)
-    if single is None:
-        raise Unsupported("index_put without accumulate of several values: duplicate indices pick one")
     written = _written_mask(ctx, plan.view.shape, position, axis=1)
-    fill = ctx.expand_to(single, plan.view.shape)
+    single = _single_value(ctx, values)
+    if single is not None:
+        fill = ctx.expand_to(single, plan.view.shape)
+    elif _product(plan.broadcast) in (0, 1) and x.dtype is not DType.BOOL:  # at most one index: no element
+        # is written twice, so adding onto -0.0 writes each value as it is
+        source = ctx.reshape(ctx.expand_to(values, plan.result_shape), position.shape)
+        base = ctx.full(-0.0 if x.dtype.is_float else 0, x.dtype, plan.view.shape)
+        fill = ctx.add(Op.SCATTER_ADD, base, position, source, axis=1)
+    else:
+        raise Unsupported("index_put without accumulate of several values: duplicate indices pick one")
     return plan.as_input_shape(ctx, ctx.add(Op.WHERE, written, fill, plan.view), x)
+
+
+@register(aten.put.default)
+def put(ctx: Context, x: Value, index: Value, source: Value, accumulate=False) -> Value:
+    """x.put(index, source) is index_put on the flattened x (what torch.take's gradient uses)."""
+    flat = [ctx.reshape(v, (v.numel,)) for v in (x, index, source)]
+    return ctx.reshape(index_put(ctx, flat[0], [flat[1]], flat[2], accumulate), x.shape)
 
 
 def _masked_put(ctx: Context, x: Value, mask: Value, values: Value, accumulate: bool) -> Value:
@@ -167,11 +180,6 @@ def _written_mask(ctx: Context, shape: tuple, index: Value, axis: int) -> Value:
     return ctx.elementwise(Op.NE, counts, 0, dtype=DType.INT64)
 
 
-def _as_rank_one(ctx: Context, *values: Value) -> list[Value]:
-    """torch lets gather/scatter take 0-d tensors; the IR ops want rank >= 1."""
-    return [ctx.reshape(v, (1,)) if v.rank == 0 else v for v in values]
-
-
 def _source_like_index(ctx: Context, source: Value, index: Value) -> Value:
     """torch reads only the leading index.shape block of a larger source."""
     for axis, (have, need) in enumerate(zip(source.shape, index.shape)):
@@ -180,29 +188,33 @@ def _source_like_index(ctx: Context, source: Value, index: Value) -> Value:
     return source
 
 
-def _check_gather_args(x: Value, dim: int, index: Value) -> int:
-    if index.dtype is not DType.INT64:
+def _gather_operands(ctx: Context, x: Value, dim: int, index: Value, source: Value | None = None) -> tuple:
+    """(axis, x, index, source) as GATHER/SCATTER_ADD want them: rank >= 1 (torch also takes 0-d tensors),
+    an int64 index, and the source cut to the index shape."""
+    if not index.dtype.is_integer:
         raise Unsupported(f"gather/scatter index of dtype {index.dtype!r}")
-    if index.rank != x.rank:
+    if max(index.rank, 1) != max(x.rank, 1):
         raise Unsupported("index rank differs from the input rank")
-    return normalize_axis(dim, x.rank)
+    axis = normalize_axis(dim, x.rank)
+    x, index = [ctx.reshape(v, (1,)) if v.rank == 0 else v for v in (x, ctx.cast(index, DType.INT64))]
+    if source is not None:
+        if source.dtype != x.dtype or x.dtype is DType.BOOL:
+            raise Unsupported(f"scattering {source.dtype!r} into {x.dtype!r}")
+        source = _source_like_index(ctx, ctx.reshape(source, (1,)) if source.rank == 0 else source, index)
+    return axis, x, index, source
 
 
 @register(aten.gather.default)
 def gather(ctx: Context, x: Value, dim: int, index: Value, sparse_grad=False) -> Value:
     """torch.gather is the GATHER primitive."""
-    axis = _check_gather_args(x, dim, index)
-    x1, index1 = _as_rank_one(ctx, x, index)
+    axis, x1, index1, _ = _gather_operands(ctx, x, dim, index)
     return ctx.reshape(ctx.add(Op.GATHER, x1, index1, axis=axis), index.shape)
 
 
 @register(aten.scatter_add.default)
 def scatter_add(ctx: Context, x: Value, dim: int, index: Value, source: Value) -> Value:
     """torch.scatter_add is the SCATTER_ADD primitive (after cutting the source to the index shape)."""
-    axis = _check_gather_args(x, dim, index)
-    if source.dtype != x.dtype or x.dtype is DType.BOOL:
-        raise Unsupported(f"scatter_add of {source.dtype!r} into {x.dtype!r}")
-    x1, index1, source1 = _as_rank_one(ctx, x, index, _source_like_index(ctx, source, index))
+    axis, x1, index1, source1 = _gather_operands(ctx, x, dim, index, source)
     return ctx.reshape(ctx.add(Op.SCATTER_ADD, x1, index1, source1, axis=axis), x.shape)
 
 
@@ -213,8 +225,7 @@ def scatter_reduce(ctx: Context, x: Value, dim: int, index: Value, source: Value
     if reduce != "sum":
         raise Unsupported(f"scatter_reduce with reduce={reduce!r}")
     if not include_self:
-        axis = _check_gather_args(x, dim, index)
-        x1, index1 = _as_rank_one(ctx, x, index)
+        axis, x1, index1, _ = _gather_operands(ctx, x, dim, index)
         zeros = ctx.full(-0.0 if x.dtype.is_float else 0, x.dtype, x1.shape)  # -0.0 + v is v, even for v = -0.0
         x = ctx.reshape(ctx.add(Op.WHERE, _written_mask(ctx, x1.shape, index1, axis), zeros, x1), x.shape)
     return scatter_add(ctx, x, dim, index, source)
@@ -223,10 +234,9 @@ def scatter_reduce(ctx: Context, x: Value, dim: int, index: Value, source: Value
 @register(aten.scatter.value)
 def scatter_value(ctx: Context, x: Value, dim: int, index: Value, value) -> Value:
     """Writing one value: where(written, value, x); duplicates all write the same value."""
-    axis = _check_gather_args(x, dim, index)
     if isinstance(value, Value) or x.dtype is DType.BOOL:
         raise Unsupported("scatter of a tensor value or into a bool tensor")
-    x1, index1 = _as_rank_one(ctx, x, index)
+    axis, x1, index1, _ = _gather_operands(ctx, x, dim, index)
     fill = ctx.full(stored_value(value, x.dtype), x.dtype, x1.shape)
     return ctx.reshape(ctx.add(Op.WHERE, _written_mask(ctx, x1.shape, index1, axis), fill, x1), x.shape)
 
@@ -235,12 +245,9 @@ def scatter_value(ctx: Context, x: Value, dim: int, index: Value, value) -> Valu
 def scatter_source(ctx: Context, x: Value, dim: int, index: Value, source: Value) -> Value:
     """Exact when the index has one entry along `dim`: every output element is then written at most once,
     so a SCATTER_ADD onto -0.0 (which keeps every value, signed zeros too) gives the written values."""
-    axis = _check_gather_args(x, dim, index)
-    if source.dtype != x.dtype or x.dtype is DType.BOOL:
-        raise Unsupported(f"scatter of {source.dtype!r} into {x.dtype!r}")
-    if x.rank > 0 and index.shape[axis] != 1:
+    axis, x1, index1, source1 = _gather_operands(ctx, x, dim, index, source)
+    if index1.shape[axis] != 1:
         raise Unsupported("scatter with several entries along dim: which duplicate wins is unspecified")
-    x1, index1, source1 = _as_rank_one(ctx, x, index, _source_like_index(ctx, source, index))
     base = ctx.full(-0.0 if x.dtype.is_float else 0, x.dtype, x1.shape)
     written_values = ctx.add(Op.SCATTER_ADD, base, index1, source1, axis=axis)
     result = ctx.add(Op.WHERE, _written_mask(ctx, x1.shape, index1, axis), written_values, x1)
