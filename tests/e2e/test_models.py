@@ -146,3 +146,23 @@ def test_sgd_training_loop_matches_eager_loss_curve(record_property):
     torch.testing.assert_close(torch.tensor(actual), torch.tensor(expected), rtol=1e-5, atol=0)
     assert expected[-1] < expected[0]  # the loop really trains
     record_fallbacks(record_property, "training loop")
+
+
+class TinyLanguageModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 16)
+        self.norm = nn.LayerNorm(16)
+        self.out = nn.Linear(16, 20)
+
+    def forward(self, tokens, targets):
+        logits = self.out(torch.nn.functional.silu(self.norm(self.embed(tokens))))
+        return nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
+def test_embedding_layer_norm_cross_entropy_forward_and_backward(record_property):
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, 20, (3, 7), generator=generator)
+    targets = torch.randint(0, 20, (3, 7), generator=generator)
+    compare_model(seeded(TinyLanguageModel), tokens, targets)
+    record_fallbacks(record_property, "language model")
