@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 import sympy
 import torch
 from functorch.compile import make_boxed_func
+from torch._subclasses.fake_tensor import unset_fake_temporarily
 
 from minicomp import report as reports
 from minicomp.backends.numpy_backend import compile_numpy
@@ -26,6 +27,11 @@ from minicomp.passes.pipeline import run_pipeline
 def compile_fx_module(gm: torch.fx.GraphModule, example_inputs: Sequence, options: Options,
                       kind: str) -> Callable:
     """A boxed callable computing `gm` with minicomp; records a CompileReport."""
+    with unset_fake_temporarily():  # AOTAutograd calls us under fake mode; graph constants are real tensors
+        return _compile(gm, example_inputs, options, kind)
+
+
+def _compile(gm: torch.fx.GraphModule, example_inputs: Sequence, options: Options, kind: str) -> Callable:
     start = time.perf_counter()
     graph_id = reports.next_graph_id()
     name = f"{kind}_{graph_id}"

@@ -155,7 +155,12 @@ def generate(graph: Graph) -> NumpyProgram:
     plan = graph.plan
     if plan is not None:
         body.append(f"arena = np.empty({size(plan.arena_bytes)}, dtype=np.uint8)  # every intermediate lives here")
+    constants: list = []
     for item in graph.nodes:
+        if not isinstance(item, Kernel) and item.op is Op.CONSTANT:
+            constants.append(rt.to_numpy(item.attrs["data"].payload))
+            body.append(f"{item.output.name} = CONSTANTS[{len(constants) - 1}]  # data the graph carries")
+            continue
         if not isinstance(item, Kernel) and _is_free(item):
             body.append(f"{item.outputs[0].name} = {node_code(item, [v.name for v in item.inputs])}")
             continue
@@ -179,6 +184,7 @@ def generate(graph: Graph) -> NumpyProgram:
     exec(compile(f"import math\nimport numpy as np\nfrom minicomp.backends import numpy_runtime as rt\n{source}",
                  f"<minicomp {graph.name}>", "exec"), namespace)
     namespace["FALLBACKS"] = fallbacks
+    namespace["CONSTANTS"] = constants
     return NumpyProgram(source, namespace["program"], len(kernels))
 
 

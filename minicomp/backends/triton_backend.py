@@ -40,7 +40,12 @@ def generate(graph: Graph) -> TritonProgram:
     if plan is not None:
         body.append(f"arena = torch.empty({size(plan.arena_bytes)}, dtype=torch.uint8, device=DEVICE)")
     fallbacks: list[tuple] = []
+    constants: list = []
     for item in graph.nodes:
+        if not isinstance(item, Kernel) and item.op is Op.CONSTANT:
+            constants.append(item.attrs["data"].payload)
+            body.append(f"{item.output.name} = rt.on_device(CONSTANTS[{len(constants) - 1}], DEVICE)")
+            continue
         if not isinstance(item, Kernel) and item.op in VIEW:
             body.append(f"{item.output.name} = {_view_code(item)}")
             continue
@@ -62,6 +67,7 @@ def generate(graph: Graph) -> TritonProgram:
     module = rt.load_module(module_source)
     module.KERNELS = [rt.Launcher(getattr(module, k.name), k) for k in kernels]
     module.FALLBACKS = fallbacks
+    module.CONSTANTS = constants
     return TritonProgram(module_source, kernels, module.program)
 
 

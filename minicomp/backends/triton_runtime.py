@@ -70,6 +70,17 @@ def slot(arena: torch.Tensor, offset: int, shape: tuple, dtype: torch.dtype) -> 
     return arena[offset:offset + nbytes].view(dtype).view(shape)
 
 
+_ON_DEVICE: dict = {}
+
+
+def on_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A graph constant on `device`, copied there once."""
+    key = (id(tensor), str(device))
+    if key not in _ON_DEVICE:
+        _ON_DEVICE[key] = (tensor, tensor.to(device))  # keep the source alive so its id stays unique
+    return _ON_DEVICE[key][1]
+
+
 def _next_power_of_two(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 

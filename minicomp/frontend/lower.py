@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import operator
 import os
 from typing import Any
@@ -15,7 +16,7 @@ from torch.utils._pytree import tree_flatten, tree_map
 from minicomp.errors import UnsupportedOpError
 from minicomp.frontend import lowerings  # noqa: F401  (fills LOWERINGS)
 from minicomp.frontend.lowerings.common import LOWERINGS, Context, Unsupported, ir_dtype, sym
-from minicomp.ir import Graph, Value
+from minicomp.ir import ConstantData, Graph, Op, Value
 from minicomp.ir.ops import ShapeError
 from minicomp.ir.printer import format_type
 
@@ -49,6 +50,8 @@ def lower_fx(gm: torch.fx.GraphModule, name: str, allow_fallback: bool) -> Lower
                 env[node] = env[node.args[0]][node.args[1]]
             else:
                 env[node] = _lower_call(ctx, env, node, allow_fallback, fallback_ops, reasons)
+        elif node.op == "get_attr":
+            env[node] = _lower_constant(graph, node, _fetch_attr(gm, node.target))
         else:
             raise UnsupportedOpError(f"FX node kind {node.op!r} ({node.name}) is not supported",
                                      op=str(node.target), source=source_line(node))
@@ -85,6 +88,28 @@ def _lower_placeholder(graph: Graph, node: torch.fx.Node) -> Any:
             return expr
         return graph.add_symbol_input(expr)
     raise UnsupportedOpError(f"input {node.name} of type {type(value).__name__}", op="placeholder", source="")
+
+
+def _fetch_attr(gm: torch.fx.GraphModule, target: str) -> Any:
+    value = gm
+    for part in target.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _lower_constant(graph: Graph, node: torch.fx.Node, tensor: Any) -> Value:
+    """A tensor the graph holds (a lifted constant): CONSTANT data, identified by a digest of its bytes."""
+    if not isinstance(tensor, torch.Tensor):
+        raise UnsupportedOpError(f"graph attribute {node.target} is a {type(tensor).__name__}", op="get_attr",
+                                 source="")
+    try:
+        dtype = ir_dtype(tensor.dtype)
+    except Unsupported as error:
+        raise UnsupportedOpError(f"constant {node.target}: {error}", op="get_attr", source="") from None
+    data = tensor.detach().to("cpu", copy=True).contiguous()
+    raw = data.view(torch.int16) if data.dtype == torch.bfloat16 else data
+    digest = hashlib.sha1(raw.numpy().tobytes() + str((data.dtype, tuple(data.shape))).encode()).hexdigest()[:12]
+    return graph.add(Op.CONSTANT, [], data=ConstantData(data, digest), dtype=dtype, shape=[sym(s) for s in data.shape])
 
 
 def _symbolic_scalar(node: torch.fx.Node) -> Any:

@@ -70,6 +70,20 @@ class Kernel:
         return [node.op for node in self.nodes]
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class ConstantData:
+    """Tensor data a graph carries: an object the frontend made and the backends can read.
+
+    The IR never looks inside; it prints, compares and hashes the data by its digest.
+    """
+
+    payload: Any
+    digest: str
+
+    def __str__(self) -> str:
+        return f"<data {self.digest}>"
+
+
 Output = Union[Value, sympy.Expr, None]
 
 

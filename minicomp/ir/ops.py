@@ -82,6 +82,7 @@ class Op(enum.Enum):
     # creation
     FULL = "full"
     IOTA = "iota"
+    CONSTANT = "constant"
     # indexing
     GATHER = "gather"
     SCATTER_ADD = "scatter_add"
@@ -108,7 +109,9 @@ POINTWISE = UNARY | BINARY | COMPARISON | {Op.WHERE, Op.CAST}
 REDUCTION = frozenset({Op.SUM, Op.PROD, Op.MAX, Op.MIN, Op.ARGMAX, Op.ARGMIN})
 VIEW = frozenset({Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.SLICE})
 LAYOUT = VIEW | {Op.CAT, Op.PAD}
-CREATION = frozenset({Op.FULL, Op.IOTA})
+CREATION = frozenset({Op.FULL, Op.IOTA, Op.CONSTANT})
+# Creation from attributes alone: free to recompute inside any kernel that reads it.
+GENERATED = frozenset({Op.FULL, Op.IOTA})
 INDEXING = frozenset({Op.GATHER, Op.SCATTER_ADD})
 EXTERN = frozenset({Op.MATMUL, Op.CONV, Op.FALLBACK})
 
@@ -151,7 +154,7 @@ def infer(op: Op, inputs: Sequence[tuple[DType, Shape]], attrs: dict[str, Any]) 
         return _infer_reduction(op, inputs, attrs)
     if op in LAYOUT:
         return _infer_layout(op, inputs, attrs)
-    if op is Op.FULL:
+    if op in (Op.FULL, Op.CONSTANT):
         return attrs["dtype"], tuple(attrs["shape"])
     if op is Op.IOTA:
         return attrs["dtype"], (attrs["length"],)

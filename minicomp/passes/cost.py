@@ -22,8 +22,8 @@ class KernelCost:
 
 
 def launch_units(graph: Graph) -> list:
-    """What runs as one launch: each Kernel, and each unfused node that is not a free view."""
-    return [item for item in graph.nodes if isinstance(item, Kernel) or item.op not in VIEW]
+    """What runs as one launch: each Kernel, and each unfused node that is neither a view nor constant data."""
+    return [item for item in graph.nodes if isinstance(item, Kernel) or (item.op not in VIEW and item.op is not Op.CONSTANT)]
 
 
 def unit_name(item) -> str:

@@ -22,7 +22,7 @@ from typing import Optional
 import sympy
 
 from minicomp.ir.graph import Node, Value
-from minicomp.ir.ops import CREATION, EXTERN, POINTWISE, REDUCTION, VIEW, Op
+from minicomp.ir.ops import EXTERN, GENERATED, POINTWISE, REDUCTION, VIEW, Op
 
 # Ops whose inputs are read at positions other than the output's own (so through an index map).
 INDEXED_READS = frozenset({Op.CAT, Op.PAD, Op.GATHER})
@@ -30,8 +30,8 @@ MAX_NODES_PER_KERNEL = 96
 
 
 def is_free(node: Node) -> bool:
-    """Views and constants cost nothing of their own: each kernel that needs one gets its own copy."""
-    return node.op in VIEW or node.op in CREATION
+    """Views and generated constants cost nothing of their own: each kernel that needs one gets a copy."""
+    return node.op in VIEW or node.op in GENERATED
 
 
 def is_fusible(node: Node) -> bool:

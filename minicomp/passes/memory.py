@@ -4,7 +4,7 @@ A buffer is freed after its last reader runs (a view keeps the buffer it views a
 takes a free slot of exactly its (64-byte aligned) size, or grows the arena. A pointwise kernel writes its output
 in place over an input that dies in that kernel when size and dtype match and the input is read at
 the output's own positions. Graph inputs and outputs never live in the arena, so they are never
-clobbered.
+clobbered; nor do constants, which the backend keeps for the life of the compiled graph.
 """
 
 from __future__ import annotations
@@ -12,15 +12,16 @@ from __future__ import annotations
 import sympy
 
 from minicomp.ir.graph import Graph, Kernel, Node, Value
-from minicomp.ir.ops import CREATION, POINTWISE, VIEW
+from minicomp.ir.ops import GENERATED, POINTWISE, VIEW, Op
 from minicomp.ir.plan import MemoryPlan
 
 
 def memory(graph: Graph) -> Graph:
     """Attach a MemoryPlan to a copy of the graph."""
     units = [item for item in graph.nodes if isinstance(item, Kernel) or item.op not in VIEW]
+    constants = [item.output for item in units if not isinstance(item, Kernel) and item.op is Op.CONSTANT]
     root = _view_roots(graph)
-    keep_out = {id(v) for v in graph.tensor_inputs}
+    keep_out = {id(v) for v in graph.tensor_inputs} | {id(v) for v in constants}
     keep_out |= {id(root.get(id(o), o)) for o in graph.outputs if isinstance(o, Value)}
     last_use: dict[int, int] = {}
     for index, unit in enumerate(units):
@@ -78,7 +79,7 @@ def _take(free: list, size: sympy.Expr):
 def _in_place_donor(unit, output: Value, dying: list):
     """A dying input a pointwise kernel may overwrite: same bytes and dtype, read at the output's positions."""
     nodes = unit.nodes if isinstance(unit, Kernel) else [unit]
-    if any(node.op not in POINTWISE and node.op not in VIEW and node.op not in CREATION for node in nodes):
+    if any(node.op not in POINTWISE and node.op not in VIEW and node.op not in GENERATED for node in nodes):
         return None
     for candidate in dying:
         same_type = candidate.dtype == output.dtype and len(candidate.shape) == len(output.shape) and all(

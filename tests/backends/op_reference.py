@@ -164,6 +164,7 @@ TORCH_REFERENCE: dict[Op, Callable[[list, dict], torch.Tensor]] = {
     Op.PAD: lambda xs, attrs: _pad(xs[0], attrs),
     Op.FULL: lambda xs, attrs: torch.full(attrs["shape"], attrs["value"], dtype=IR_TO_TORCH[attrs["dtype"]]),
     Op.IOTA: lambda xs, attrs: _iota(attrs),
+    Op.CONSTANT: lambda xs, attrs: attrs["data"].payload.clone(),
     Op.GATHER: lambda xs, attrs: torch.gather(xs[0], attrs["axis"], xs[1]),
     Op.SCATTER_ADD: lambda xs, attrs: torch.scatter_add(xs[0], attrs["axis"], xs[1], xs[2]),
     Op.MATMUL: lambda xs, attrs: torch.matmul(xs[0], xs[1]),

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from helpers import assert_same
-from minicomp.ir import DType, Op
+from minicomp.ir import ConstantData, DType, Op
 from minicomp.ir import ops as ir_ops
 from op_reference import BACKENDS, TORCH_REFERENCE, build_graph, reference, run_op
 
@@ -71,6 +71,7 @@ SPECIAL_EXAMPLES = {
     Op.PAD: lambda: ([floats(3, 4)], {"pads": ((1, 0), (2, 3)), "value": -1.5}),
     Op.FULL: lambda: ([], {"value": 2.5, "dtype": DType.FLOAT32, "shape": (2, 3)}),
     Op.IOTA: lambda: ([], {"length": 5, "start": 3, "step": -2, "dtype": DType.INT64}),
+    Op.CONSTANT: lambda: ([], {"data": ConstantData(floats(2, 3), "example"), "dtype": DType.FLOAT32, "shape": (2, 3)}),
     Op.GATHER: lambda: ([floats(3, 4), ints(3, 2, low=0, high=4)], {"axis": 1}),
     Op.SCATTER_ADD: lambda: ([floats(3, 4), ints(2, 4, low=0, high=3), floats(2, 4, seed=1)], {"axis": 0}),
     Op.MATMUL: lambda: ([floats(2, 3, 4), floats(2, 4, 5, seed=1)], {}),
