@@ -41,6 +41,10 @@ BINARY_CODE = {
     Op.GT: "({0} > {1})", Op.GE: "({0} >= {1})",
 }
 
+BOOL_CODE = {
+    Op.ADD: "({0} | {1})", Op.MUL: "({0} & {1})", Op.MAXIMUM: "({0} | {1})", Op.MINIMUM: "({0} & {1})",
+}
+
 
 def compute_type(dtype: DType) -> str:
     """Registers hold float16/bfloat16 as float32."""
@@ -58,6 +62,7 @@ class KernelSource:
     sizes: list             # sympy expressions passed as integer arguments
     outer: sympy.Expr       # elements (rows, for reductions) the grid covers
     reduced: sympy.Expr     # reduced elements per row (1 for pointwise kernels)
+    is_reduction: bool      # takes an RBLOCK (a reduction over one element is still a reduction)
 
 
 class KernelWriter:
@@ -108,7 +113,7 @@ class KernelWriter:
         for position in reversed(range(len(shape))):
             terms.append(coordinates[position] if stride == 1 else f"{coordinates[position]} * {self.size(stride)}")
             stride = stride * shape[position]
-        return self.define(" + ".join(reversed(terms)) if terms else "0", "i")
+        return self.define(" + ".join(reversed(terms)) if terms else "(lindex * 0)", "i")
 
     # -- values ---------------------------------------------------------------------------
     def emit(self, value: Value, index: str, mask: str) -> str:
@@ -169,12 +174,18 @@ class KernelWriter:
             target = node.attrs["dtype"]
             if target is DType.BOOL:
                 return f"({args[0]} != 0)"
-            converted = f"{args[0]}.to({TRITON_TYPE[target]})"
+            # to float16/bfloat16 through float32, as c10 converts (and the interpreter needs)
+            value = f"{args[0]}.to(tl.float32)" if target.is_low_precision else args[0]
+            converted = f"{value}.to({TRITON_TYPE[target]})"
             return f"{converted}.to(tl.float32)" if target.is_low_precision else converted
         if op is Op.WHERE:
             return f"tl.where({args[0]}, {args[1]}, {args[2]})"
         if op in UNARY:
+            if op in (Op.FLOOR, Op.CEIL, Op.TRUNC, Op.ROUND) and not dtype.is_float:
+                return args[0]  # rounding an integer changes nothing
             return UNARY_CODE[op].format(*args)
+        if dtype is DType.BOOL and op in BOOL_CODE:
+            return BOOL_CODE[op].format(*args)  # int1 arithmetic would wrap: True + True is True in torch
         integer = not dtype.is_float
         if op is Op.FLOORDIV:
             return f"tm.floordiv_int({args[0]}, {args[1]})" if integer else f"tl.floor({args[0]} / {args[1]})"
@@ -312,7 +323,7 @@ class KernelWriter:
         lines += ["    #" + format_node(node, indent=" ").split("  # ")[0] for node in self.kernel.nodes]
         lines += ["    " + line for line in prologue + self.lines + stores]
         return KernelSource(name, "\n".join(lines) + "\n", self.inputs, list(self.kernel.outputs),
-                            list(self.sizes.values()), outer, reduced)
+                            list(self.sizes.values()), outer, reduced, self.signature is not None)
 
     def _reduction_prologue(self) -> list[str]:
         shape, axes = self.signature.shape, self.signature.axes

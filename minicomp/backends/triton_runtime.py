@@ -108,7 +108,7 @@ class Launcher:
         self.function[grid](*inputs, *outputs, *sizes, **config)
 
     def candidates(self, outer: int, reduced: int) -> list[dict]:
-        if self.source.reduced == 1 and reduced == 1:
+        if not self.source.is_reduction:
             if interpreting():
                 return [{"XBLOCK": min(_next_power_of_two(outer), 4096)}]
             return [{"XBLOCK": x, "num_warps": w} for x, w in ((256, 4), (512, 4), (1024, 4), (1024, 8))]
@@ -186,7 +186,10 @@ def scatter_add(base: torch.Tensor, axis: int, index: torch.Tensor, source: torc
     """out = base with source added at index along axis: flat targets computed with torch, adds in Triton."""
     from minicomp.backends.triton_scatter import atomic_add
 
-    accumulator = base.to(torch.float32 if base.dtype in (torch.float16, torch.bfloat16) else base.dtype).clone()
+    # atomics exist for 32- and 64-bit types: accumulate narrow ones wider, then cast back (wrapping like torch)
+    wider = {torch.float16: torch.float32, torch.bfloat16: torch.float32, torch.int16: torch.int32,
+             torch.int8: torch.int32, torch.uint8: torch.int32, torch.bool: torch.int32}
+    accumulator = base.to(wider.get(base.dtype, base.dtype)).clone()
     positions = list(torch.meshgrid(*[torch.arange(n, device=index.device) for n in index.shape], indexing="ij"))
     positions[axis] = index
     strides = accumulator.stride()
