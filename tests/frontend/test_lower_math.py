@@ -1,0 +1,134 @@
+"""Math ops lowered as formulas (asin, cosh, log2, hypot, ...) run without fallback and agree with eager.
+
+Forward and backward, float32 and float64, at edge values (0, -0.0, +-1, inf, nan, huge and tiny
+magnitudes) and random ones, within torch.testing.assert_close's default tolerances.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from helpers import compile_and_compare, fallback_ops
+
+DTYPES = [torch.float32, torch.float64]
+# assert_close's defaults: the lowerings must be as accurate as torch says a float op has to be
+DEFAULT_TOLERANCES = {torch.float32: dict(rtol=1.3e-6, atol=1e-5), torch.float64: dict(rtol=1e-7, atol=1e-7)}
+EDGES = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 0.999, -0.999, 1.001, 2.0, 8.0, 1000.0, 1e-30, -1e-30, 1e-8,
+         3e5, -3e5, 1e30, -1e30, 60.0, -60.0, math.inf, -math.inf, math.nan]
+
+
+def values(dtype, seed=0, count=24):
+    """The edge values followed by random ones of several magnitudes."""
+    generator = torch.Generator().manual_seed(seed)
+    random = torch.randn(count, generator=generator, dtype=torch.float64)
+    random = random * torch.tensor([0.3, 3.0, 30.0], dtype=torch.float64).repeat(count // 3)
+    return torch.cat([torch.tensor(EDGES, dtype=torch.float64), random]).to(dtype)
+
+
+def check(fn, *inputs, dtype, grad=True):
+    """Compare with eager at the default tolerances of `dtype` and require that nothing ran through torch."""
+    reports = compile_and_compare(fn, *inputs, grad=grad, **DEFAULT_TOLERANCES[dtype])
+    assert fallback_ops(reports) == []
+
+
+UNARY = {
+    "asin": torch.asin, "acos": torch.acos, "atanh": torch.atanh, "acosh": torch.acosh, "asinh": torch.asinh,
+    "cosh": torch.cosh, "sinh": torch.sinh, "exp2": torch.exp2, "log2": torch.log2, "log10": torch.log10,
+    "angle": torch.angle, "round_decimals": lambda x: (torch.round(x, decimals=2), torch.round(x, decimals=-2)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unary(dtype):
+    check(lambda x: {name: function(x) for name, function in UNARY.items()}, values(dtype), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cosh_and_sinh_stay_finite_until_the_result_overflows(dtype):
+    # torch's vectorized kernel overflows as soon as exp(|x|) does; its scalar kernel (a 0-d input) does not
+    largest = 89.4 if dtype is torch.float32 else 710.4
+    for x in (largest, -largest):
+        check(lambda v: (torch.cosh(v), torch.sinh(v)), torch.tensor(x, dtype=dtype), dtype=dtype)
+        assert torch.isfinite(torch.compile(torch.cosh, backend="minicomp")(torch.tensor(x, dtype=dtype)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_logarithms_are_exact_at_powers_of_the_base(dtype):
+    powers = torch.tensor([2.0 ** k for k in range(-20, 40)] + [10.0 ** k for k in range(-5, 16)], dtype=dtype)
+    compiled = torch.compile(lambda x: (torch.log2(x), torch.log10(x)), backend="minicomp")
+    for actual, expected in zip(compiled(powers), (torch.log2(powers), torch.log10(powers))):
+        exact = expected == expected.round()
+        assert torch.equal(actual[exact], expected[exact])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_predicates(dtype):
+    x = values(dtype)
+    check(lambda v: (torch.isinf(v), torch.signbit(v), torch.isposinf(v), torch.isneginf(v), torch.isfinite(v)),
+          x, dtype=dtype, grad=False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_copysign(dtype):
+    x, y = values(dtype, 1), values(dtype, 2).flip(0)
+    check(lambda a, b: (torch.copysign(a, b), torch.copysign(a, -0.0), torch.copysign(a, 2),
+                        torch.copysign(b, math.nan)), x, y, dtype=dtype)
+
+
+def test_copysign_takes_the_sign_of_negative_zero():
+    x, y = torch.ones(4), torch.tensor([0.0, -0.0, -1.0, math.inf])
+    compiled = torch.compile(torch.copysign, backend="minicomp")(x, y)
+    assert compiled.tolist() == [1.0, -1.0, -1.0, 1.0]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fmax_fmin_prefer_numbers_to_nan(dtype):
+    x, y = values(dtype, 1), values(dtype, 2)
+    y[::4] = math.nan
+    check(lambda a, b: (torch.fmax(a, b), torch.fmin(a, b), torch.fmax(b, a), torch.fmin(a, torch.tensor(0.5, dtype=dtype))), x, y, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_hypot(dtype):
+    x, y = values(dtype, 1), values(dtype, 2).roll(5)
+    check(lambda a, b: (torch.hypot(a, b), torch.hypot(a, a), torch.hypot(b, torch.zeros_like(b))), x, y, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_logaddexp2(dtype):
+    x, y = values(dtype, 1), values(dtype, 2).roll(3)
+    check(torch.logaddexp2, x, y, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_ldexp(dtype):
+    x = values(dtype)
+    exponents = torch.arange(-x.numel() // 2, x.numel() - x.numel() // 2) * 47  # from about -1100 to 1100
+    check(lambda v, e: (torch.ldexp(v, e), torch.ldexp(v, e.to(torch.int32) // 8)), x, exponents, dtype=dtype,
+          grad=False)
+    # gradients: torch's is grad * pow(2, e), an integer power, so only exponents >= 0 here
+    check(lambda v, e: (torch.ldexp(v, e.abs() // 8), torch.ldexp(v, (e // 20).to(dtype))), x, exponents, dtype=dtype)
+
+
+def test_ldexp_rounds_subnormal_results_once():
+    x = torch.tensor([1.0 + 2.0 ** -23, 1.5, 3.0, 2.0 ** 100])
+    exponents = torch.tensor([-149, -149, -150, -250])
+    compiled = torch.compile(torch.ldexp, backend="minicomp")(x, exponents)
+    assert torch.equal(compiled, torch.ldexp(x, exponents))
+
+
+def test_integer_and_bool_inputs_promote_like_torch():
+    ints = torch.tensor([-3, -1, 0, 1, 2, 8, 1024], dtype=torch.int32)
+    check(lambda i: (torch.asin(i), torch.cosh(i), torch.log2(i), torch.exp2(i), torch.isinf(i), torch.signbit(i),
+                     torch.copysign(i, -1), torch.fmax(i, i.flip(0)), torch.ldexp(i, i), torch.angle(i),
+                     torch.hypot(i.float(), i)), ints, dtype=torch.float32, grad=False)
+
+
+def test_low_precision_inputs_round_once():
+    x = values(torch.float32).to(torch.bfloat16)
+    reports = compile_and_compare(lambda v: (torch.acos(v), torch.sinh(v), torch.log10(v), torch.hypot(v, v.flip(0))),
+                                  x, grad=False, rtol=0, atol=0)
+    assert fallback_ops(reports) == []
