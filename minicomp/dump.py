@@ -11,7 +11,7 @@ from minicomp.ir.dot import to_dot
 from minicomp.ir.graph import Graph
 
 
-MAX_SVG_NODES = 300
+MAX_SVG_NODES = 120
 
 
 class Dumper:
@@ -42,7 +42,7 @@ class Dumper:
         if shutil.which("dot") is None or nodes > MAX_SVG_NODES:
             if not self.svg_skipped:
                 why = ("graphviz's `dot` program is not installed" if shutil.which("dot") is None
-                       else f"graphs over {MAX_SVG_NODES} nodes take graphviz minutes to lay out")
+                       else f"graphs over {MAX_SVG_NODES} nodes can take graphviz minutes to lay out")
                 self.text("SVG_SKIPPED.txt", f"{why}; only .dot files were written (render one with dot -Tsvg).\n")
                 self.svg_skipped = True
             return
