@@ -12,6 +12,7 @@ from minicomp.ir.graph import Graph
 
 
 MAX_SVG_NODES = 120
+SVG_SECONDS = 30
 
 
 class Dumper:
@@ -46,5 +47,8 @@ class Dumper:
                 self.text("SVG_SKIPPED.txt", f"{why}; only .dot files were written (render one with dot -Tsvg).\n")
                 self.svg_skipped = True
             return
-        subprocess.run(["dot", "-Tsvg", "-o", os.path.join(self.folder, base + ".svg")],
-                       input=dot_source.encode(), check=False, capture_output=True)
+        try:
+            subprocess.run(["dot", "-Tsvg", "-o", os.path.join(self.folder, base + ".svg")],
+                           input=dot_source.encode(), check=False, capture_output=True, timeout=SVG_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.text(base + ".svg_skipped.txt", f"graphviz took over {SVG_SECONDS} s; render the .dot yourself.\n")
