@@ -37,7 +37,8 @@ def check(fn, *inputs, dtype, grad=True):
 UNARY = {
     "asin": torch.asin, "acos": torch.acos, "atanh": torch.atanh, "acosh": torch.acosh, "asinh": torch.asinh,
     "cosh": torch.cosh, "sinh": torch.sinh, "exp2": torch.exp2, "log2": torch.log2, "log10": torch.log10,
-    "angle": torch.angle, "round_decimals": lambda x: (torch.round(x, decimals=2), torch.round(x, decimals=-2)),
+    "angle": torch.angle, "erfc": torch.erfc, "erfcx": torch.special.erfcx, "log_ndtr": torch.special.log_ndtr,
+    "round_decimals": lambda x: (torch.round(x, decimals=2), torch.round(x, decimals=-2)),
 }
 
 
@@ -53,6 +54,14 @@ def test_cosh_and_sinh_stay_finite_until_the_result_overflows(dtype):
     for x in (largest, -largest):
         check(lambda v: (torch.cosh(v), torch.sinh(v)), torch.tensor(x, dtype=dtype), dtype=dtype)
         assert torch.isfinite(torch.compile(torch.cosh, backend="minicomp")(torch.tensor(x, dtype=dtype)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_erfc_keeps_its_relative_accuracy_in_the_tail(dtype):
+    x = torch.linspace(-6, 26 if dtype is torch.float64 else 9, 301, dtype=dtype)
+    check(lambda v: (torch.erfc(v), torch.special.erfcx(v)), x, dtype=dtype)
+    compiled, expected = torch.compile(torch.erfc, backend="minicomp")(x), torch.erfc(x)
+    torch.testing.assert_close(compiled, expected, atol=0, rtol=DEFAULT_TOLERANCES[dtype]["rtol"])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
