@@ -76,21 +76,24 @@ def test_logarithms_are_exact_at_powers_of_the_base(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_predicates(dtype):
     x = values(dtype)
-    check(lambda v: (torch.isinf(v), torch.signbit(v), torch.isposinf(v), torch.isneginf(v), torch.isfinite(v)),
+    check(lambda v: (torch.isinf(v), torch.isposinf(v), torch.isneginf(v), torch.isfinite(v)),
           x, dtype=dtype, grad=False)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_copysign(dtype):
     x, y = values(dtype, 1), values(dtype, 2).flip(0)
-    check(lambda a, b: (torch.copysign(a, b), torch.copysign(a, -0.0), torch.copysign(a, 2),
-                        torch.copysign(b, math.nan)), x, y, dtype=dtype)
+    signs = torch.tensor([3, -2, 0, -7] * (len(x) // 4) + [1] * (len(x) % 4))
+    check(lambda a, b, s: (torch.copysign(a, -0.0), torch.copysign(a, 2), torch.copysign(b, math.nan),
+                           torch.copysign(a, s)), x, y, signs, dtype=dtype)
 
 
-def test_copysign_takes_the_sign_of_negative_zero():
-    x, y = torch.ones(4), torch.tensor([0.0, -0.0, -1.0, math.inf])
-    compiled = torch.compile(torch.copysign, backend="minicomp")(x, y)
-    assert compiled.tolist() == [1.0, -1.0, -1.0, 1.0]
+def test_float_sign_bits_fall_back_and_stay_right():
+    """0/0 is a nan with its sign bit set on x86: no primitive sees that, so torch computes these."""
+    x = torch.ones(5)
+    y = torch.tensor([0.0, -0.0, -1.0, math.inf, 0.0]) / torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0])
+    reports = compile_and_compare(lambda a, b: (torch.copysign(a, b), torch.signbit(b)), x, y, grad=False)
+    assert {"aten.copysign.Tensor", "aten.signbit.default"} <= set(fallback_ops(reports))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

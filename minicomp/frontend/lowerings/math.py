@@ -204,16 +204,16 @@ def isinf(ctx: Context, x: Value) -> Value:
 
 
 def sign_is_negative(ctx: Context, y: Value) -> Value:
-    """Whether y's sign bit is set: y < 0, or y is -0.0 (1 / -0.0 = -inf). A nan counts as positive."""
-    if not y.dtype.is_float:
-        return apply(ctx, Op.LT, y, 0)
-    negative_zero = apply(ctx, Op.BITWISE_AND, apply(ctx, Op.EQ, y, 0), apply(ctx, Op.LT, ctx.add(Op.RECIPROCAL, y), 0))
-    return apply(ctx, Op.BITWISE_OR, apply(ctx, Op.LT, y, 0), negative_zero)
+    """Whether an integer y's sign bit is set. For floats no primitive can see a nan's sign bit (and 0/0
+    makes a negative nan on x86), so float sign bits are left to torch."""
+    if y.dtype.is_float:
+        raise Unsupported("the sign bit of a float nan is invisible to minicomp's primitives")
+    return apply(ctx, Op.LT, y, 0)
 
 
 @register(aten.signbit.default)
 def signbit(ctx: Context, x: Value) -> Value:
-    """torch.signbit (a nan counts as positive: no primitive can see a nan's sign bit)."""
+    """torch.signbit of integers and bools; floats fall back (see sign_is_negative)."""
     if x.dtype is DType.BOOL:
         return ctx.full(False, DType.BOOL, x.shape)
     return sign_is_negative(ctx, x)
@@ -221,12 +221,12 @@ def signbit(ctx: Context, x: Value) -> Value:
 
 @register(aten.copysign.Tensor, aten.copysign.Scalar)
 def copysign(ctx: Context, x, other) -> Value:
-    """|x| with the sign of `other` (a nan `other` counts as positive unless it is a Python scalar)."""
+    """|x| with the sign of `other`: exact for a Python scalar or an integer tensor `other`."""
     dtype = ctx.promote(x, other, kind=INT_TO_FLOAT)
     magnitude = ctx.add(Op.ABS, ctx.as_value(x, dtype))
     if not isinstance(other, Value):
         return ctx.add(Op.NEG, magnitude) if math.copysign(1.0, other) < 0 else magnitude
-    negative = sign_is_negative(ctx, ctx.cast(other, dtype))
+    negative = sign_is_negative(ctx, other)
     magnitude, negative = ctx.broadcast(magnitude, negative)
     return where(ctx, negative, ctx.add(Op.NEG, magnitude), magnitude)
 
