@@ -113,7 +113,10 @@ class KernelWriter:
         for position in reversed(range(len(shape))):
             terms.append(coordinates[position] if stride == 1 else f"{coordinates[position]} * {self.size(stride)}")
             stride = stride * shape[position]
-        return self.define(" + ".join(reversed(terms)) if terms else "(lindex * 0)", "i")
+        code = " + ".join(reversed(terms)) if terms else "0"
+        if all(c.isdigit() for c in coordinates):
+            code = f"lindex * 0 + {code}"  # a broadcast scalar: still a block, so masks and pointers agree
+        return self.define(code, "i")
 
     # -- values ---------------------------------------------------------------------------
     def emit(self, value: Value, index: str, mask: str) -> str:
