@@ -73,11 +73,12 @@ def _filled(position: int | None, default=0):
 register(aten.full.default)(_filled(1))
 register(aten.full_like.default, prims.full_like.default, aten.fill.Scalar)(_filled(1))
 register(aten.new_full.default)(_filled(2))
-register(aten.scalar_tensor.default)(_filled(0))
+register(aten.scalar_tensor.default, prims.scalar_tensor.default)(_filled(0))
 register(aten.ones.default, aten.ones_like.default, aten.new_ones.default)(_filled(None, 1))
 register(aten.zeros.default, aten.zeros_like.default, aten.new_zeros.default, aten.zero.default,
          aten.empty.memory_format, aten.empty_like.default, aten.empty_strided.default,
-         aten.empty_permuted.default, aten.new_empty.default, aten.new_empty_strided.default)(_filled(None, 0))
+         aten.empty_permuted.default, aten.new_empty.default, aten.new_empty_strided.default,
+         aten._efficientzerotensor.default)(_filled(None, 0))
 
 
 @register(aten.copy.default, aten.fill.Tensor)

@@ -125,8 +125,9 @@ def pow_(ctx: Context, a, b) -> Value:
     if not isinstance(b, Value) and b == 2:
         x = ctx.as_value(a, dtype)
         return ctx.add(Op.MUL, x, x)  # torch computes x**2 as x*x
-    if not dtype.is_float and not isinstance(b, Value) and b < 0:
-        raise Unsupported("integers to negative powers are an error in torch")
+    if not dtype.is_float and (isinstance(b, Value) or b < 0):
+        # torch gives 0 or +-1 for negative integer exponents where numpy raises: leave those to torch
+        raise Unsupported("integer powers with a tensor (possibly negative) or negative exponent")
     return ctx.elementwise(Op.POW, a, b, dtype=dtype)
 
 
