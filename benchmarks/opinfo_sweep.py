@@ -127,8 +127,12 @@ def run_once(function: Callable, originals: list, grad: bool, process: Callable)
 def error_text(error: BaseException) -> str:
     """`Type: first line of message`, looking through Dynamo's wrappers to the real exception."""
     inner = error
-    while getattr(inner, "inner_exception", None) or (inner.__cause__ and type(inner).__module__ == "torch._dynamo.exc"):
-        inner = getattr(inner, "inner_exception", None) or inner.__cause__
+    while True:
+        wrapped = inner.__cause__ if type(inner).__module__ == "torch._dynamo.exc" else None
+        wrapped = getattr(inner, "inner_exception", None) or wrapped
+        if wrapped is None:
+            break
+        inner = wrapped
     lines = str(inner).strip().splitlines()
     return f"{type(inner).__name__}: {lines[0] if lines else ''}"[:300]
 
