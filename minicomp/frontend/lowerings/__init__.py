@@ -7,6 +7,8 @@ from minicomp.frontend.lowerings import indexing  # noqa: F401
 from minicomp.frontend.lowerings import prims  # noqa: F401
 from minicomp.frontend.lowerings import views  # noqa: F401
 from minicomp.frontend.lowerings import linalg  # noqa: F401
+from minicomp.frontend.lowerings import pooling  # noqa: F401
+from minicomp.frontend.lowerings import scans  # noqa: F401
 from minicomp.frontend.lowerings import math  # noqa: F401
 from minicomp.frontend.lowerings.common import LOWERINGS
 
