@@ -129,9 +129,23 @@ def test_convolution_with_dynamic_input_sizes_trains(lowered, conv):
     train_and_compare(lowered, torch.nn.Conv2d(3, 6, (3, 2), **conv), make((2, 3, 6, 5)), dynamic=True)
 
 
-def test_transposed_convolution_falls_back():
-    def fn(x, w):
-        return F.conv_transpose1d(x, w)
-    reports = compile_and_compare(fn, make((2, 3, 7)), make((3, 2, 3), seed=1), grad=False)
-    assert fallback_ops(reports) == ["aten.convolution.default"]
+TRANSPOSED = [  # input shape, weight shape (in, out / groups, kernel), bias, keyword arguments
+    ((2, 3, 5, 4), (3, 4, 3, 3), True, dict(stride=2, padding=1, output_padding=1)),
+    ((2, 4, 5, 4), (4, 3, 3, 2), False, dict(stride=(2, 3), padding=(2, 0), dilation=(1, 2), groups=2,
+                                             output_padding=(1, 2))),
+    ((2, 6, 7), (6, 1, 3), True, dict(stride=3, groups=3, padding=4, dilation=2, output_padding=2)),
+    ((1, 2, 3, 4, 3), (2, 3, 2, 3, 2), True, dict(stride=(1, 2, 2), padding=(0, 1, 0))),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, bias, kwargs", TRANSPOSED)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_transposed_convolution_forward_and_backward(lowered, x_shape, w_shape, bias, kwargs, dtype):
+    conv = {3: F.conv_transpose1d, 4: F.conv_transpose2d, 5: F.conv_transpose3d}[len(x_shape)]
+
+    def fn(x, w, b):
+        return conv(x, w, b, **kwargs)
+    b = make((w_shape[1] * kwargs.get("groups", 1),), dtype, 2) if bias else None
+    check(lowered, ["aten.convolution.default", "aten.convolution_backward.default"],
+          fn, make(x_shape, dtype), make(w_shape, dtype, 1), b)
 

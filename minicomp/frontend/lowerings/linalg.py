@@ -3,13 +3,14 @@
 The decomposition table already turns addmm/baddbmm/linear/matmul into mm or bmm plus pointwise ops,
 and dot/mv into mul + sum, so mm and bmm are the only products that reach us. convolution_backward
 becomes convolutions of re-laid-out tensors: exact, and it keeps CNN training off the fallback path.
+A transposed convolution is the input gradient of a plain one, so it reuses that code.
 """
 
 from __future__ import annotations
 
 from torch import ops
 
-from minicomp.frontend.lowerings.common import Context, Unsupported, register
+from minicomp.frontend.lowerings.common import Context, Unsupported, register, sym
 from minicomp.frontend.lowerings.views import flip_axes, interleave, pad_or_crop, permute_axes, slice_axis
 from minicomp.ir import Op, Value
 
@@ -30,11 +31,9 @@ def conv(ctx: Context, x: Value, weight: Value, bias, stride, padding, dilation,
                    groups=groups)
 
 
-def check_conv(values: list, stride, padding, dilation, transposed, groups) -> None:
-    """Raise Unsupported for what CONV does not express: transposed, mixed dtypes, symbolic attrs."""
+def check_conv(values: list, stride, padding, dilation, groups) -> None:
+    """Raise Unsupported for what CONV does not express: mixed dtypes, symbolic attrs."""
     x, weight = values[0], values[1]
-    if transposed:
-        raise Unsupported("transposed convolution")
     if x.rank != weight.rank or x.rank < 3:
         raise Unsupported(f"convolution of a rank-{x.rank} input with a rank-{weight.rank} weight")
     if len({v.dtype for v in values if v is not None}) != 1:
@@ -49,12 +48,19 @@ def check_conv(values: list, stride, padding, dilation, transposed, groups) -> N
 @register(aten.convolution.default)
 def convolution(ctx: Context, x: Value, weight: Value, bias, stride, padding, dilation, transposed,
                 output_padding, groups) -> Value:
-    check_conv([x, weight, bias], stride, padding, dilation, transposed, groups)
-    return conv(ctx, x, weight, bias, stride, padding, dilation, groups)
+    check_conv([x, weight, bias], stride, padding, dilation, groups)
+    if not transposed:
+        return conv(ctx, x, weight, bias, stride, padding, dilation, groups)
+    if not all(size.is_Integer for size in weight.shape[2:]):
+        raise Unsupported("transposed convolution with a dynamic kernel size")
+    sizes = ctx.fx_node.meta["val"].shape[2:]
+    return input_grad(ctx, x, sizes, weight, stride, padding, dilation, groups, bias)
 
 
-def input_grad(ctx: Context, grad: Value, x: Value, weight: Value, stride, padding, dilation, groups) -> Value:
-    """d(conv)/dx as a stride-1 convolution of the spread-out grad with the flipped weight.
+def input_grad(ctx: Context, grad: Value, sizes, weight: Value, stride, padding, dilation, groups,
+               bias=None) -> Value:
+    """d(conv)/dx (x of spatial `sizes`) as a stride-1 convolution of the spread-out grad with the flipped
+    weight; the same map is a transposed convolution of `grad` (output_padding is in `sizes`).
 
     Output j reads input j*stride - padding + k*dilation, so input i gets grad[j] * w[k] wherever
     j*stride + k*dilation = i + padding: put stride-1 zeros between grad entries, pad it by
@@ -68,13 +74,13 @@ def input_grad(ctx: Context, grad: Value, x: Value, weight: Value, stride, paddi
     for i in range(spatial):
         grad = interleave(ctx, grad, 2 + i, stride[i], 0)
         reach = dilation[i] * (kernel[i] - 1)
-        pads.append((reach - padding[i], x.shape[2 + i] + padding[i] - grad.shape[2 + i]))
+        pads.append((reach - padding[i], sym(sizes[i]) + padding[i] - grad.shape[2 + i]))
     grad = pad_or_crop(ctx, grad, pads, 0)
     per_group = ctx.reshape(weight, (groups, out_channels // groups, group_in, *kernel))
     swapped = permute_axes(ctx, per_group, (0, 2, 1, *range(3, 3 + spatial)))
     swapped = ctx.reshape(swapped, (groups * group_in, out_channels // groups, *kernel))
     flipped = flip_axes(ctx, swapped, range(2, 2 + spatial))
-    return conv(ctx, grad, flipped, None, [1] * spatial, [0] * spatial, dilation, groups)
+    return conv(ctx, grad, flipped, bias, [1] * spatial, [0] * spatial, dilation, groups)
 
 
 def weight_grad(ctx: Context, grad: Value, x: Value, weight: Value, stride, padding, dilation, groups) -> Value:
@@ -103,12 +109,23 @@ def weight_grad(ctx: Context, grad: Value, x: Value, weight: Value, stride, padd
 def convolution_backward(ctx: Context, grad: Value, x: Value, weight: Value, bias_sizes, stride, padding,
                          dilation, transposed, output_padding, groups, output_mask) -> tuple:
     """(grad_input, grad_weight, grad_bias), each None where output_mask says it is not needed."""
-    check_conv([grad, x, weight], stride, padding, dilation, transposed, groups)
+    check_conv([grad, x, weight], stride, padding, dilation, groups)
     if not all(size.is_Integer for size in weight.shape[2:]):
         raise Unsupported("convolution_backward with a dynamic kernel size")
     args = (stride, padding, dilation, groups)
-    grad_input = input_grad(ctx, grad, x, weight, *args) if output_mask[0] else None
-    grad_weight = weight_grad(ctx, grad, x, weight, *args) if output_mask[1] else None
+    if transposed:
+        # the transposed convolution is the adjoint of the plain one: its input grad is a plain
+        # convolution of grad (cropped: output_padding can leave a longer result), and its weight
+        # grad is the plain weight grad with the roles of grad and input swapped
+        grad_input = None
+        if output_mask[0]:
+            grad_input = conv(ctx, grad, weight, None, stride, padding, dilation, groups)
+            for i in range(x.rank - 2):
+                grad_input = slice_axis(ctx, grad_input, 2 + i, 0, x.shape[2 + i])
+        grad_weight = weight_grad(ctx, x, grad, weight, *args) if output_mask[1] else None
+    else:
+        grad_input = input_grad(ctx, grad, x.shape[2:], weight, *args) if output_mask[0] else None
+        grad_weight = weight_grad(ctx, grad, x, weight, *args) if output_mask[1] else None
     grad_bias = None
     if output_mask[2]:
         axes = (0, *range(2, grad.rank))
