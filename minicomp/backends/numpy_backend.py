@@ -12,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import sympy
 import torch
+from sympy.printing.pycode import PythonCodePrinter
 from torch.utils._pytree import tree_flatten
 
 from minicomp.backends import numpy_runtime as rt
@@ -42,12 +43,29 @@ def numpy_dtype(dtype: DType) -> str:
     return "rt.bfloat16" if dtype is DType.BFLOAT16 else f"np.{'bool_' if dtype is DType.BOOL else dtype.full_name}"
 
 
+class SizePrinter(PythonCodePrinter):
+    """Python code for size expressions; floor and ceiling of a fraction use integer division, since
+    math.floor((1/3)*s + 2/3) rounds wrongly for s = 7."""
+
+    def _print_floor(self, expr) -> str:
+        numerator, denominator = sympy.fraction(sympy.together(expr.args[0]))
+        if not denominator.is_Integer:
+            return super()._print_floor(expr)
+        return f"(({self._print(numerator)}) // {denominator})"
+
+    def _print_ceiling(self, expr) -> str:
+        numerator, denominator = sympy.fraction(sympy.together(expr.args[0]))
+        if not denominator.is_Integer:
+            return super()._print_ceiling(expr)
+        return f"(-((-({self._print(numerator)})) // {denominator}))"
+
+
 def size(expr: Any) -> str:
     """A size expression as Python code over the bound size symbols (s0, s1, ...)."""
     expr = sympy.sympify(expr)
     if expr.is_Integer:
         return str(int(expr))
-    return f"int({sympy.pycode(expr)})"
+    return f"int({SizePrinter().doprint(expr)})"
 
 
 def literal(value: Any) -> str:

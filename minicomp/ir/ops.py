@@ -212,7 +212,9 @@ def _infer_layout(op, inputs, attrs):
     if op is Op.SLICE:
         axis, start, stop, step = attrs["axis"], attrs["start"], attrs["stop"], attrs["step"]
         _require(sympy.sympify(start <= stop) != sympy.false, op, f"start {start} is past stop {stop}")
-        length = sympy.ceiling((stop - start) / step)  # bounds are normalised: 0 <= start <= stop <= size
+        # bounds are normalised (0 <= start <= stop <= size); floor((n + step - 1) / step) is ceil(n / step)
+        # in the form torch's FloorDiv sizes take, so sympy sees both as equal
+        length = sympy.floor((stop - start + step - 1) / step)
         return dtype, tuple(length if i == axis else s for i, s in enumerate(shape))
     if op is Op.CAT:
         axis = attrs["axis"]

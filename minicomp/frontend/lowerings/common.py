@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 import sympy
 import torch
 from torch._prims_common import ELEMENTWISE_TYPE_PROMOTION_KIND, elementwise_dtypes
+from torch.utils._sympy import functions as size_functions
 
 from minicomp.ir import DType, Graph, Op, Value
 
@@ -55,11 +56,29 @@ def ir_dtype(dtype: torch.dtype) -> DType:
     return TORCH_TO_IR[dtype]
 
 
+# torch's integer sympy functions -> plain sympy, so its sizes compare equal to ours (torch's
+# FloorDiv(n + 1, 2) for a strided slice is our floor(n/2 + 1/2)) and backends can print them.
+TORCH_SIZE_FUNCTIONS = {
+    size_functions.FloorDiv: lambda a, b: sympy.floor(a / b),
+    size_functions.CeilDiv: lambda a, b: sympy.ceiling(a / b),
+    size_functions.ModularIndexing: lambda a, b, m: sympy.Mod(sympy.floor(a / b), m),
+    size_functions.PythonMod: sympy.Mod,
+    size_functions.Mod: sympy.Mod,
+    size_functions.FloorToInt: sympy.floor,
+    size_functions.CeilToInt: sympy.ceiling,
+    size_functions.IntTrueDiv: lambda a, b: a / b,
+    size_functions.Max: sympy.Max,
+    size_functions.Min: sympy.Min,
+}
+
+
 def sym(size: Any) -> sympy.Expr:
-    """A size as a sympy expression (ints, SymInts and expressions alike)."""
-    if isinstance(size, torch.SymInt):
-        return size.node.expr
-    return sympy.sympify(size)
+    """A size as a plain sympy expression (ints, SymInts and expressions alike)."""
+    expr = size.node.expr if isinstance(size, torch.SymInt) else sympy.sympify(size)
+    for function, replacement in TORCH_SIZE_FUNCTIONS.items():
+        if expr.has(function):
+            expr = expr.replace(function, replacement)
+    return expr
 
 
 class Context:
