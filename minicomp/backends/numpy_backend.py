@@ -75,6 +75,12 @@ def literal(value: Any) -> str:
     return repr(value)
 
 
+def size_value(expr: Any) -> str:
+    """A size expression that may be fractional (a mean's 1/n) as Python code."""
+    expr = sympy.sympify(expr)
+    return size(expr) if expr.is_integer else f"float({sympy.pycode(expr)})"
+
+
 def sizes(shape) -> str:
     return "(" + "".join(f"{size(s)}, " for s in shape) + ")"
 
@@ -99,7 +105,9 @@ def node_code(node: Node, args: list[str]) -> str:
     if op in LAYOUT:
         return _layout_code(node, args)
     if op is Op.FULL:
-        return f"np.full({sizes(node.attrs['shape'])}, {literal(node.attrs['value'])}, dtype={numpy_dtype(out.dtype)})"
+        value = node.attrs["value"]
+        value = size_value(value) if isinstance(value, sympy.Basic) else literal(value)  # a size, or a number
+        return f"np.full({sizes(node.attrs['shape'])}, {value}, dtype={numpy_dtype(out.dtype)})"
     if op is Op.IOTA:
         start, step = node.attrs["start"], node.attrs["step"]
         return (f"({start!r} + {step!r} * np.arange({size(node.attrs['length'])}, dtype=np.float64 if "

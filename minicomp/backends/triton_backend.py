@@ -15,7 +15,7 @@ import sympy
 import torch
 
 from minicomp.backends import triton_runtime as rt
-from minicomp.backends.numpy_backend import size
+from minicomp.backends.numpy_backend import size, size_value
 from minicomp.backends.triton_codegen import KernelSource, write_kernel
 from minicomp.ir import Graph, Kernel, Node, Op, Value
 from minicomp.ir.ops import VIEW
@@ -137,7 +137,7 @@ def _launch_line(index: int, source: KernelSource) -> str:
 
 
 def _size_value(expr: Any) -> str:
-    return size(expr)
+    return size_value(expr)
 
 
 def _extern_line(node: Node, fallbacks: list) -> str:

@@ -141,7 +141,10 @@ class KernelWriter:
             args = [self.emit(v, index, mask) for v in node.inputs]
             return self.pointwise(node, args)
         if op is Op.FULL:
-            return f"tl.full([1], {_literal(node.attrs['value'])}, {compute_type(value.dtype)})"
+            fill = node.attrs["value"]
+            if isinstance(fill, sympy.Basic):  # a size known at run time: a kernel argument
+                return f"(tl.zeros([1], {compute_type(value.dtype)}) + {self.size(fill)})"
+            return f"tl.full([1], {_literal(fill)}, {compute_type(value.dtype)})"
         if op is Op.IOTA:
             start, step = node.attrs["start"], node.attrs["step"]
             return f"({_literal(start)} + {_literal(step)} * ({index})).to({compute_type(value.dtype)})"

@@ -115,7 +115,7 @@ def _lower_constant(graph: Graph, node: torch.fx.Node, tensor: Any) -> Value:
 def _symbolic_scalar(node: torch.fx.Node) -> Any:
     value = node.meta["val"]
     if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
-        return value.node.expr
+        return sym(value.node.expr)
     return value
 
 

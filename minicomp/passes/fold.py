@@ -82,6 +82,8 @@ def _same_type(a: Value, b: Value) -> bool:
 def _convert(value, source, target):
     """The constant `value` of type `source` converted like torch converts a tensor element to `target`,
     or None when the Python number cannot say it exactly (a float not representable in `source`)."""
+    if isinstance(value, sympy.Basic) and not value.is_number:
+        return value if target.is_float or target.is_integer else None  # a size: exact in either
     if target.name == "BOOL":
         return bool(value)
     if target.is_integer:

@@ -67,6 +67,8 @@ TORCH_SIZE_FUNCTIONS = {
     size_functions.FloorToInt: sympy.floor,
     size_functions.CeilToInt: sympy.ceiling,
     size_functions.IntTrueDiv: lambda a, b: a / b,
+    size_functions.FloatTrueDiv: lambda a, b: a / b,
+    size_functions.ToFloat: lambda a: a,
     size_functions.Max: sympy.Max,
     size_functions.Min: sympy.Min,
 }
@@ -101,8 +103,12 @@ class Context:
         return self.graph.add(op, inputs, **attrs)
 
     def full(self, value: Any, dtype: DType, shape: Sequence = ()) -> Value:
-        """A constant tensor (a scalar when shape is empty)."""
-        if dtype is DType.BOOL:
+        """A constant tensor (a scalar when shape is empty); a size expression is allowed too."""
+        if isinstance(value, sympy.Basic) and not value.is_number:
+            value = sym(value)
+            if dtype is DType.BOOL or not (value.is_integer or dtype.is_float):
+                raise Unsupported(f"a constant of symbolic value {value} as {dtype.full_name}")
+        elif dtype is DType.BOOL:
             value = bool(value)
         elif dtype.is_integer:
             value = int(value)
@@ -132,9 +138,7 @@ class Context:
         """A Value of `dtype`: casts tensors, turns Python numbers into scalar constants."""
         if isinstance(x, Value):
             return self.cast(x, dtype)
-        if isinstance(x, sympy.Basic):
-            raise Unsupported("symbolic scalars as tensor operands are not supported")
-        return self.full(x, dtype)
+        return self.full(x, dtype)  # numbers, and integer size expressions (evaluated at run time)
 
     def promote(self, *args: Any, kind=DEFAULT) -> DType:
         """torch's result dtype for an elementwise op on `args` (tensors and Python scalars)."""

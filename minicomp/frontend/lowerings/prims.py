@@ -67,13 +67,17 @@ def var(ctx: Context, x: Value, dims, correction=1, *, output_dtype=None) -> Val
         raise Unsupported("variance of a non-float tensor")
     axes = _axes(dims, x.rank)
     count = sympy.Mul(*[x.shape[a] for a in axes]) if axes else sympy.Integer(1)
-    if not count.is_number:
-        raise Unsupported("variance over a dynamic number of elements")
     total = ctx.add(Op.SUM, x, axes=axes, keepdim=True)
-    mean = ctx.elementwise(Op.DIV, total, float(count), dtype=x.dtype)
+    mean = ctx.elementwise(Op.DIV, total, float(count) if count.is_number else count, dtype=x.dtype)
     deviation = ctx.add(Op.SUB, *ctx.broadcast(x, mean))
     squares = ctx.add(Op.SUM, ctx.add(Op.MUL, deviation, deviation), axes=axes, keepdim=False)
-    result = ctx.elementwise(Op.DIV, squares, max(float(count) - float(correction), 0.0), dtype=x.dtype)
+    if count.is_number:
+        divisor = max(float(count) - float(correction), 0.0)
+    elif float(correction) == int(correction):
+        divisor = sympy.Max(count - int(correction), 0)
+    else:
+        raise Unsupported("a fractional correction over a dynamic number of elements")
+    result = ctx.elementwise(Op.DIV, squares, divisor, dtype=x.dtype)
     return ctx.cast(result, ir_dtype(output_dtype)) if output_dtype is not None else result
 
 

@@ -25,12 +25,10 @@ def reduction_axes(dims, rank: int, empty_means_all: bool = True) -> tuple:
     return tuple(axes) if rank > 0 else ()
 
 
-def reduced_count(x: Value, axes: tuple) -> int:
-    """How many elements each output of a reduction over `axes` combines (a plain int, or Unsupported)."""
+def reduced_count(x: Value, axes: tuple):
+    """How many elements each output of a reduction over `axes` combines: an int, or a size expression."""
     count = sympy.Mul(*[x.shape[a] for a in axes]) if axes else sympy.Integer(1)
-    if not count.is_Integer:
-        raise Unsupported(f"reduction over symbolic size {count}")
-    return int(count)
+    return int(count) if count.is_Integer else count
 
 
 def reduce(ctx: Context, op: Op, x: Value, axes: tuple, keepdim: bool) -> Value:
