@@ -123,8 +123,8 @@ def main(argv=None) -> int:
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
-        print("benchmarks/gpu.py needs a CUDA GPU; see benchmarks/kernels.py for the CPU-side figures")
-        return 1
+        print("skipped: benchmarks/gpu.py needs a CUDA GPU; benchmarks/kernels.py gives the CPU-side figures")
+        return 0
     import triton
 
     bandwidth = copy_bandwidth()
