@@ -12,10 +12,10 @@ from typing import Any, Callable
 import numpy as np
 import sympy
 import torch
-from sympy.printing.pycode import PythonCodePrinter
 from torch.utils._pytree import tree_flatten
 
 from minicomp.backends import numpy_runtime as rt
+from minicomp.backends.host_code import bind_sizes, size, size_value, sizes
 from minicomp.ir import DType, Graph, Kernel, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, LAYOUT, REDUCTION, UNARY
 from minicomp.ir.printer import format_node
@@ -43,46 +43,11 @@ def numpy_dtype(dtype: DType) -> str:
     return "rt.bfloat16" if dtype is DType.BFLOAT16 else f"np.{'bool_' if dtype is DType.BOOL else dtype.full_name}"
 
 
-class SizePrinter(PythonCodePrinter):
-    """Python code for size expressions; floor and ceiling of a fraction use integer division, since
-    math.floor((1/3)*s + 2/3) rounds wrongly for s = 7."""
-
-    def _print_floor(self, expr) -> str:
-        numerator, denominator = sympy.fraction(sympy.together(expr.args[0]))
-        if not denominator.is_Integer:
-            return super()._print_floor(expr)
-        return f"(({self._print(numerator)}) // {denominator})"
-
-    def _print_ceiling(self, expr) -> str:
-        numerator, denominator = sympy.fraction(sympy.together(expr.args[0]))
-        if not denominator.is_Integer:
-            return super()._print_ceiling(expr)
-        return f"(-((-({self._print(numerator)})) // {denominator}))"
-
-
-def size(expr: Any) -> str:
-    """A size expression as Python code over the bound size symbols (s0, s1, ...)."""
-    expr = sympy.sympify(expr)
-    if expr.is_Integer:
-        return str(int(expr))
-    return f"int({SizePrinter().doprint(expr)})"
-
-
 def literal(value: Any) -> str:
     """A Python number as source code; inf and nan have no literal, so they are spelled float('inf')."""
     if isinstance(value, float) and not np.isfinite(value):
         return f"float('{value}')"
     return repr(value)
-
-
-def size_value(expr: Any) -> str:
-    """A size expression that may be fractional (a mean's 1/n) as Python code."""
-    expr = sympy.sympify(expr)
-    return size(expr) if expr.is_integer else f"float({sympy.pycode(expr)})"
-
-
-def sizes(shape) -> str:
-    return "(" + "".join(f"{size(s)}, " for s in shape) + ")"
 
 
 def node_code(node: Node, args: list[str]) -> str:
@@ -177,7 +142,7 @@ def generate(graph: Graph) -> NumpyProgram:
     kernels: list[str] = []
     body: list[str] = []
     fallbacks: list[tuple] = []
-    body += _bind_sizes(graph)
+    body += bind_sizes(graph)
     plan = graph.plan
     if plan is not None:
         body.append(f"arena = np.empty({size(plan.arena_bytes)}, dtype=np.uint8)  # every intermediate lives here")
@@ -268,16 +233,3 @@ def _fallback_line(node: Node, fallbacks: list) -> str:
     targets = "".join(f"{v.name}, " for v in node.outputs)
     return (f"{targets}= rt.call_torch({node.attrs['target']!r}, *FALLBACKS[{index}], {values}, SIZES)"
             f"  # fallback: runs in torch")
-
-
-def _bind_sizes(graph: Graph) -> list[str]:
-    """Lines binding each size symbol from an input's shape, so size expressions can be evaluated."""
-    bound = {str(v) for v in graph.inputs if not isinstance(v, Value)}
-    lines = []
-    for value in graph.tensor_inputs:
-        for axis, dim in enumerate(value.shape):
-            if isinstance(dim, sympy.Symbol) and str(dim) not in bound:
-                bound.add(str(dim))
-                lines.append(f"{dim} = {value.name}.shape[{axis}]")
-    lines.append("SIZES = {" + ", ".join(f"{s!r}: {s}" for s in sorted(bound)) + "}")
-    return lines

@@ -11,11 +11,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-import sympy
 import torch
 
 from minicomp.backends import triton_runtime as rt
-from minicomp.backends.numpy_backend import size, size_value
+from minicomp.backends.host_code import bind_sizes, size, size_value
 from minicomp.backends.triton_codegen import KernelSource, write_kernel
 from minicomp.ir import Graph, Kernel, Node, Op, Value
 from minicomp.ir.ops import VIEW
@@ -35,7 +34,7 @@ class TritonProgram:
 def generate(graph: Graph) -> TritonProgram:
     """Source of a module with every kernel of `graph` and a `program` function launching them."""
     kernels: list[KernelSource] = []
-    body = _bind_sizes(graph)
+    body = bind_sizes(graph)
     plan = graph.plan
     if plan is not None:
         body.append(f"arena = torch.empty({size(plan.arena_bytes)}, dtype=torch.uint8, device=DEVICE)")
@@ -84,18 +83,6 @@ def compile_triton(graph: Graph) -> tuple[TritonProgram, Callable[[list], list]]
         return [r.contiguous() if isinstance(r, torch.Tensor) else r for r in results]
 
     return program, run
-
-
-def _bind_sizes(graph: Graph) -> list[str]:
-    bound = {str(v) for v in graph.inputs if not isinstance(v, Value)}
-    lines = []
-    for value in graph.tensor_inputs:
-        for axis, dim in enumerate(value.shape):
-            if isinstance(dim, sympy.Symbol) and str(dim) not in bound:
-                bound.add(str(dim))
-                lines.append(f"{dim} = {value.name}.shape[{axis}]")
-    lines.append("SIZES = {" + ", ".join(f"{s!r}: {s}" for s in sorted(bound)) + "}")
-    return lines
 
 
 def _torch_dtype(value: Value) -> str:

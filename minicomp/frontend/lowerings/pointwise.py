@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from minicomp.frontend.lowerings.common import (
-    ALWAYS_BOOL, DEFAULT, INT_TO_FLOAT, Context, Unsupported, ir_dtype, register,
-)
+from minicomp.frontend.lowerings.common import INT_TO_FLOAT, Context, Unsupported, ir_dtype, register
 from minicomp.ir import DType, Op, Value
 from torch import ops
 
