@@ -12,6 +12,7 @@ from minicomp.passes.fold import fold
 from minicomp.passes.fusion import fusion
 from minicomp.passes.gathers import sink_gathers
 from minicomp.passes.memory import memory
+from minicomp.passes.split_reductions import split_reductions
 from minicomp.passes.views import views
 
 
@@ -25,6 +26,7 @@ class Pass(NamedTuple):
 
 PIPELINE: list[Pass] = [
     Pass("fold", fold),
+    Pass("split_reductions", split_reductions),
     Pass("sink_gathers", sink_gathers),
     Pass("cse", cse),
     Pass("dce", dce),

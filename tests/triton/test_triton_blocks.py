@@ -9,6 +9,7 @@ import torch.nn.functional as F
 import minicomp
 from minicomp.blocks import BLOCKS
 from minicomp.demo import TransformerBlock
+from fusion import test_split_reductions as split_cases
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 TRITON = {"target": "triton"}
@@ -94,3 +95,8 @@ def test_indexing_and_layout_ops():
     positions = torch.tensor([1, 3, 3, 9], device=DEVICE)
     result, _ = run(function, table, positions, x)
     torch.testing.assert_close(result, function(table, positions, x))
+
+
+@pytest.mark.parametrize("reduce", split_cases.REDUCTIONS)
+def test_long_reductions_are_split_and_match_eager(reduce):
+    split_cases.test_long_reductions_match_eager(reduce, target="triton")
