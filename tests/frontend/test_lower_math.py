@@ -144,3 +144,12 @@ def test_low_precision_inputs_round_once():
     reports = compile_and_compare(lambda v: (torch.acos(v), torch.sinh(v), torch.log10(v), torch.hypot(v, v.flip(0))),
                                   x, grad=False, rtol=0, atol=0)
     assert fallback_ops(reports) == []
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+def test_integer_powers_with_negative_exponents(dtype):
+    """torch gives 1, +-1 or 0 where numpy would raise: 1**-n, (-1)**-n, other bases to negative powers."""
+    base = torch.tensor([2, 3, -2, 1, -1, -1, 0, 0, 5], dtype=dtype)
+    exponent = torch.tensor([2, -1, 3, -4, -3, -2, -1, 0, 3], dtype=dtype)
+    reports = compile_and_compare(lambda a, e: (torch.pow(a, e), torch.pow(2, e)), base, exponent, grad=False)
+    assert fallback_ops(reports) == []

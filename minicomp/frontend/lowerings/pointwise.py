@@ -123,10 +123,23 @@ def pow_(ctx: Context, a, b) -> Value:
     if not isinstance(b, Value) and b == 2:
         x = ctx.as_value(a, dtype)
         return ctx.add(Op.MUL, x, x)  # torch computes x**2 as x*x
-    if not dtype.is_float and (isinstance(b, Value) or b < 0):
-        # torch gives 0 or +-1 for negative integer exponents where numpy raises: leave those to torch
-        raise Unsupported("integer powers with a tensor (possibly negative) or negative exponent")
+    if not dtype.is_float and not isinstance(b, Value) and b < 0:
+        raise Unsupported("integers to negative powers are an error in torch")
+    if not dtype.is_float and isinstance(b, Value) and dtype is not DType.BOOL:
+        return _integer_power(ctx, a, b, dtype)
     return ctx.elementwise(Op.POW, a, b, dtype=dtype)
+
+
+def _integer_power(ctx: Context, a, b: Value, dtype: DType) -> Value:
+    """Integer a ** b as torch computes it: a negative exponent gives 1 for a == 1, +-1 for a == -1, else 0."""
+    base, exponent = ctx.broadcast(ctx.as_value(a, dtype), ctx.as_value(b, dtype))
+    zero, one, minus_one = (ctx.full(v, dtype, base.shape) for v in (0, 1, -1))
+    power = ctx.add(Op.POW, base, ctx.add(Op.MAXIMUM, exponent, zero))
+    odd = ctx.add(Op.NE, ctx.add(Op.REMAINDER, exponent, ctx.full(2, dtype, base.shape)), zero)
+    negative = ctx.add(Op.WHERE, ctx.add(Op.EQ, base, one), one,
+                       ctx.add(Op.WHERE, ctx.add(Op.EQ, base, minus_one),
+                               ctx.add(Op.WHERE, odd, minus_one, one), zero))
+    return ctx.add(Op.WHERE, ctx.add(Op.LT, exponent, zero), negative, power)
 
 
 @register(aten.atan2)
