@@ -25,7 +25,8 @@ EXTRA = [
     aten.embedding_dense_backward, aten.nll_loss_forward, aten.nll_loss_backward,
     aten.mse_loss, aten.mse_loss_backward, aten.addmm, aten.var_mean, aten.var, aten.std,
     aten.logsumexp, aten.squeeze, aten.t, aten.transpose, aten.select_backward, aten.slice_backward,
-    aten.linalg_vector_norm,
+    aten.linalg_vector_norm, aten.addmv, aten.dist, aten.narrow_copy, aten.unbind_copy,
+    aten.as_strided_copy, aten.bucketize, aten._batch_norm_with_update_functional, aten.batch_norm_backward,
 ]
 
 
