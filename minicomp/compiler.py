@@ -21,7 +21,7 @@ from minicomp.ir.graph import Graph, Kernel, Value
 from minicomp.ir.verify import verify
 from minicomp.options import Options
 from minicomp.passes import cost
-from minicomp.passes.pipeline import run_pipeline
+from minicomp.passes.pipeline import BACKEND_NEEDS, run_pipeline
 
 
 def compile_fx_module(gm: torch.fx.GraphModule, example_inputs: Sequence, options: Options,
@@ -56,7 +56,7 @@ def _compile(gm: torch.fx.GraphModule, example_inputs: Sequence, options: Option
 
     after_pass("lowered", graph)
     graph, report.pass_seconds = run_pipeline(
-        graph, enabled=lambda option: getattr(options, option), after_pass=after_pass, check=verify)
+        graph, enabled=lambda option: _enabled(option, options, target), after_pass=after_pass, check=verify)
     codegen_start = time.perf_counter()
     program, run = BACKENDS[target](graph)
     report.pass_seconds["codegen"] = time.perf_counter() - codegen_start
@@ -71,6 +71,13 @@ def _compile(gm: torch.fx.GraphModule, example_inputs: Sequence, options: Option
         run = _timing_first_call(run, report)
     run._boxed_call = True
     return run
+
+
+def _enabled(option: str, options: Options, target: str) -> bool:
+    """A pass runs when its option is on; block_sized_rows is a need of Triton's persistent reductions."""
+    if option in BACKEND_NEEDS:  # block_sized_rows: Triton's persistent reductions need short rows
+        return target == "triton"
+    return getattr(options, option)
 
 
 def _timing_first_call(run: Callable, report: reports.CompileReport) -> Callable:

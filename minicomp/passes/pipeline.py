@@ -17,16 +17,19 @@ from minicomp.passes.views import views
 
 
 class Pass(NamedTuple):
-    """A named Graph -> Graph function; `option` names the Options flag that can turn it off."""
+    """A named Graph -> Graph function; `option` names the Options flag (or backend need) that turns it on."""
 
     name: str
     run: Callable[[Graph], Graph]
     option: Optional[str] = None
 
 
+# Options that are not user settings but needs of the chosen backend (the compiler decides them).
+BACKEND_NEEDS = frozenset({"block_sized_rows"})
+
 PIPELINE: list[Pass] = [
     Pass("fold", fold),
-    Pass("split_reductions", split_reductions),
+    Pass("split_reductions", split_reductions, option="block_sized_rows"),
     Pass("sink_gathers", sink_gathers),
     Pass("cse", cse),
     Pass("dce", dce),

@@ -1,6 +1,7 @@
 """Split reductions: a reduction over more than MAX_ROW elements becomes two, so every row fits a block.
 
-Kernels keep a whole reduced row on chip (a persistent reduction, like the Triton tutorial's
+It runs for the Triton target (the numpy backend has no block to fit). Triton kernels keep a whole
+reduced row on chip (a persistent reduction, like the Triton tutorial's
 softmax). That is the fast shape up to tens of thousands of elements, but a sum over a whole
 activation (millions) cannot live in one block. Like Inductor's split reductions, such a reduction
 is rewritten as: move the reduced axes last, flatten them, pad with the reduction's identity to a

@@ -29,4 +29,4 @@ def test_long_reductions_match_eager(reduce, target="numpy"):
     minicomp.reset()
     result = torch.compile(reduce, backend="minicomp", options={"target": target})(x)
     torch.testing.assert_close(result, reduce(x))
-    assert minicomp.reports()[0].num_kernels == 2
+    assert minicomp.reports()[0].num_kernels == (2 if target == "triton" else 1)  # only Triton needs short rows
