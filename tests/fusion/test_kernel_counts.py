@@ -68,3 +68,18 @@ def test_fusion_reports_fewer_bytes_than_unfused():
     ideal = (x.numel() + w.numel() + b.numel() + x.numel()) * 4
     assert report.bytes_moved <= 1.5 * ideal
     assert report.naive_bytes_moved > 2 * report.bytes_moved
+
+
+def test_mlp_training_step_needs_no_more_kernels_than_inductor():
+    """Linear-GELU-Linear + MSE, forward and backward: Inductor emits 4 kernels besides the matmuls
+    (benchmarks/kernels.py measures it side by side); minicomp must not need more."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.GELU(), torch.nn.Linear(256, 64))
+    x, target = torch.randn(32, 64), torch.randn(32, 64)
+    minicomp.reset()
+    loss = torch.compile(lambda x, t: F.mse_loss(model(x), t), backend="minicomp")(x, target)
+    loss.backward()
+    torch.testing.assert_close(loss, F.mse_loss(model(x), target))
+    reports = minicomp.reports()
+    assert [r.kind for r in reports] == ["forward", "backward"] and all(r.fallback_ops == [] for r in reports)
+    assert sum(r.num_kernels for r in reports) <= 4, [[k.ops for k in r.kernels] for r in reports]
