@@ -44,10 +44,11 @@ def load_module(source: str):
     if key not in _MODULES:
         os.makedirs(CACHE_DIR, exist_ok=True)
         path = os.path.join(CACHE_DIR, f"program_{key}.py")
-        if not os.path.exists(path):
-            with open(path + ".tmp", "w") as handle:
+        if not os.path.exists(path):  # write then rename: parallel test workers may race for the same file
+            temporary = f"{path}.{os.getpid()}.tmp"
+            with open(temporary, "w") as handle:
                 handle.write(source)
-            os.replace(path + ".tmp", path)
+            os.replace(temporary, path)
         spec = importlib.util.spec_from_file_location(f"minicomp_triton_{key}", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
