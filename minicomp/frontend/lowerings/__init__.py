@@ -10,6 +10,7 @@ from minicomp.frontend.lowerings import linalg  # noqa: F401
 from minicomp.frontend.lowerings import pooling  # noqa: F401
 from minicomp.frontend.lowerings import scans  # noqa: F401
 from minicomp.frontend.lowerings import math  # noqa: F401
+from minicomp.frontend.lowerings import extras  # noqa: F401
 from minicomp.frontend.lowerings import special  # noqa: F401
 from minicomp.frontend.lowerings.common import LOWERINGS
 
