@@ -120,3 +120,12 @@ def find_error(error: BaseException, kind: type) -> Optional[BaseException]:
         seen.add(id(error))
         error = getattr(error, "inner_exception", None) or error.__cause__ or error.__context__
     return None
+
+
+def check_lowering(lowered: list, ops: list, fn, *inputs, grad=True, **kwargs) -> None:
+    """Compare with eager; each of `ops` must have reached the lowering (the `lowered` fixture), and
+    nothing may fall back."""
+    reports = compile_and_compare(fn, *inputs, grad=grad, **kwargs)
+    assert fallback_ops(reports) == []
+    for op in ops:
+        assert op in lowered, f"{op} never reached the lowering (seen: {sorted(set(lowered))})"

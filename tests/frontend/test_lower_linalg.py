@@ -10,8 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import minicomp
-import minicomp.compiler
-from helpers import assert_same, compile_and_compare, fallback_ops
+from helpers import assert_same, check_lowering as check, fallback_ops
 
 FLOATS = [torch.float32, torch.float64, torch.bfloat16]
 
@@ -22,28 +21,6 @@ def make(shape, dtype=torch.float32, seed=0):
     if dtype.is_floating_point:
         return torch.randn(shape, generator=generator, dtype=torch.float64).to(dtype)
     return torch.randint(-9, 10, shape, generator=generator, dtype=dtype)
-
-
-@pytest.fixture
-def lowered(monkeypatch):
-    """The ATen ops (as strings) of every graph handed to minicomp's lowering in this test."""
-    seen: list[str] = []
-    original = minicomp.compiler.lower_fx
-
-    def recording(gm, *args, **kwargs):
-        seen.extend(str(node.target) for node in gm.graph.nodes if node.op == "call_function")
-        return original(gm, *args, **kwargs)
-
-    monkeypatch.setattr(minicomp.compiler, "lower_fx", recording)
-    return seen
-
-
-def check(lowered: list, ops: list, fn, *inputs, grad=True, **kwargs) -> None:
-    """Compare with eager; each of `ops` must have reached the lowering, and nothing may fall back."""
-    reports = compile_and_compare(fn, *inputs, grad=grad, **kwargs)
-    assert fallback_ops(reports) == []
-    for op in ops:
-        assert op in lowered, f"{op} never reached the lowering (seen: {sorted(set(lowered))})"
 
 
 @pytest.mark.parametrize("dtype", FLOATS + [torch.int64])

@@ -7,8 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import minicomp.compiler
-from helpers import compile_and_compare, fallback_ops
+from helpers import check_lowering as check, compile_and_compare, fallback_ops
 
 DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.int64, torch.bool]
 
@@ -21,28 +20,6 @@ def make(shape, dtype=torch.float32, seed=0):
     if dtype is torch.bool:
         return torch.randint(0, 2, shape, generator=generator).bool()
     return torch.randint(-9, 10, shape, generator=generator, dtype=dtype)
-
-
-@pytest.fixture
-def lowered(monkeypatch):
-    """The ATen ops (as strings) of every graph handed to minicomp's lowering in this test."""
-    seen: list[str] = []
-    original = minicomp.compiler.lower_fx
-
-    def recording(gm, *args, **kwargs):
-        seen.extend(str(node.target) for node in gm.graph.nodes if node.op == "call_function")
-        return original(gm, *args, **kwargs)
-
-    monkeypatch.setattr(minicomp.compiler, "lower_fx", recording)
-    return seen
-
-
-def check(lowered: list, ops: list, fn, *inputs, grad=True, **kwargs) -> None:
-    """Compare with eager; each of `ops` must have reached the lowering, and nothing may fall back."""
-    reports = compile_and_compare(fn, *inputs, grad=grad, **kwargs)
-    assert fallback_ops(reports) == []
-    for op in ops:
-        assert op in lowered, f"{op} never reached the lowering (seen: {sorted(set(lowered))})"
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
