@@ -129,3 +129,13 @@ def check_lowering(lowered: list, ops: list, fn, *inputs, grad=True, **kwargs) -
     assert fallback_ops(reports) == []
     for op in ops:
         assert op in lowered, f"{op} never reached the lowering (seen: {sorted(set(lowered))})"
+
+
+def random_tensor(shape, dtype=torch.float32, seed: int = 0, bound: int = 9) -> torch.Tensor:
+    """Seeded test data of `dtype`: normal floats, integers in [-bound, bound], or coin flips."""
+    generator = torch.Generator().manual_seed(seed)
+    if dtype.is_floating_point:
+        return torch.randn(shape, generator=generator, dtype=torch.float64).to(dtype)
+    if dtype is torch.bool:
+        return torch.randint(0, 2, shape, generator=generator).bool()
+    return torch.randint(-bound, bound + 1, shape, generator=generator, dtype=dtype)

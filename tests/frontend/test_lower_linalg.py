@@ -10,17 +10,9 @@ import torch
 import torch.nn.functional as F
 
 import minicomp
-from helpers import assert_same, check_lowering as check, fallback_ops
+from helpers import assert_same, check_lowering as check, fallback_ops, random_tensor as make
 
 FLOATS = [torch.float32, torch.float64, torch.bfloat16]
-
-
-def make(shape, dtype=torch.float32, seed=0):
-    """Random normal floats, or small integers."""
-    generator = torch.Generator().manual_seed(seed)
-    if dtype.is_floating_point:
-        return torch.randn(shape, generator=generator, dtype=torch.float64).to(dtype)
-    return torch.randint(-9, 10, shape, generator=generator, dtype=dtype)
 
 
 @pytest.mark.parametrize("dtype", FLOATS + [torch.int64])

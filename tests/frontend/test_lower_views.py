@@ -7,19 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import check_lowering as check, compile_and_compare, fallback_ops
+from helpers import check_lowering as check, compile_and_compare, fallback_ops, random_tensor as make
 
 DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.int64, torch.bool]
-
-
-def make(shape, dtype=torch.float32, seed=0):
-    """Random values of `dtype`: normal floats, small integers, or coin flips."""
-    generator = torch.Generator().manual_seed(seed)
-    if dtype.is_floating_point:
-        return torch.randn(shape, generator=generator, dtype=torch.float64).to(dtype)
-    if dtype is torch.bool:
-        return torch.randint(0, 2, shape, generator=generator).bool()
-    return torch.randint(-9, 10, shape, generator=generator, dtype=dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
