@@ -79,8 +79,8 @@ def node_code(node: Node, args: list[str]) -> str:
                 f"{out.dtype.is_float} else np.int64)).astype({numpy_dtype(out.dtype)})")
     if op is Op.GATHER:
         return f"rt.gather({args[0]}, {node.attrs['axis']}, {args[1]})"
-    if op is Op.SCATTER_ADD:
-        return f"rt.scatter_add({args[0]}, {node.attrs['axis']}, {args[1]}, {args[2]})"
+    if op is Op.SCATTER:
+        return f"rt.scatter({args[0]}, {node.attrs['axis']}, {args[1]}, {args[2]}, {node.attrs['reduce']!r})"
     if op is Op.MATMUL:
         if low:
             return f"np.matmul(rt.up({args[0]}), rt.up({args[1]})).astype({numpy_dtype(out.dtype)})"

@@ -76,13 +76,19 @@ def gather(array: np.ndarray, axis: int, index: np.ndarray) -> np.ndarray:
     return np.take_along_axis(array[window], index, axis)
 
 
-def scatter_add(array: np.ndarray, axis: int, index: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """torch.scatter_add (out of place): out[..., index[i], ...] += source[i] along `axis`."""
+SCATTER_UFUNCS = {"sum": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}
+
+
+def scatter(array: np.ndarray, axis: int, index: np.ndarray, source: np.ndarray, reduce: str) -> np.ndarray:
+    """torch.scatter_reduce (include_self, out of place) along `axis`; "assign" is torch.scatter, last write wins."""
     check_index(index, array.shape[axis])
     result = array.copy()
     positions = list(np.indices(index.shape, sparse=True))
     positions[axis] = index
-    np.add.at(result, tuple(positions), source)
+    if reduce == "assign":
+        result[tuple(positions)] = source
+    else:  # ufunc.at applies the updates one by one in index order, NaN-propagating for amax/amin like torch
+        SCATTER_UFUNCS[reduce].at(result, tuple(positions), source)
     return result
 
 

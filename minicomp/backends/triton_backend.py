@@ -49,7 +49,7 @@ def generate(graph: Graph) -> TritonProgram:
             body.append(f"{item.output.name} = {_view_code(item)}")
             continue
         body += [f"{v.name} = {_allocate(v, plan)}" for v in item.outputs]
-        if isinstance(item, Kernel) or item.op not in (Op.MATMUL, Op.CONV, Op.FALLBACK, Op.SCATTER_ADD):
+        if isinstance(item, Kernel) or item.op not in (Op.MATMUL, Op.CONV, Op.FALLBACK, Op.SCATTER):
             kernel = item if isinstance(item, Kernel) else _lone_kernel(item)
             source = write_kernel(kernel, f"kernel{len(kernels)}_{kernel.name}")
             kernels.append(source)
@@ -138,8 +138,8 @@ def _extern_line(node: Node, fallbacks: list) -> str:
         spatial = len(a["stride"])
         return (f"{out}.copy_(torch.ops.aten.convolution({args[0]}, {args[1]}, {bias}, {list(a['stride'])}, "
                 f"{list(a['padding'])}, {list(a['dilation'])}, False, {[0] * spatial}, {a['groups']}))")
-    if node.op is Op.SCATTER_ADD:
-        return f"rt.scatter_add({args[0]}, {node.attrs['axis']}, {args[1]}, {args[2]}, {out})"
+    if node.op is Op.SCATTER:
+        return f"rt.scatter({args[0]}, {node.attrs['axis']}, {args[1]}, {args[2]}, {out}, {node.attrs['reduce']!r})"
     index = len(fallbacks)
     fallbacks.append((node.attrs["args"], node.attrs["kwargs"]))
     values = "{" + ", ".join(f"{v.name!r}: {v.name}" for v in {id(v): v for v in node.inputs}.values()) + "}"

@@ -1,5 +1,5 @@
 """What generated Triton programs need at run time: module loading, launching with tuned block sizes,
-arena slots, fallbacks through torch, and scatter_add's atomic kernel."""
+arena slots, fallbacks through torch, and scatters (atomic adds in Triton)."""
 
 from __future__ import annotations
 
@@ -183,8 +183,20 @@ def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict, o
         out.copy_(tensor)
 
 
-def scatter_add(base: torch.Tensor, axis: int, index: torch.Tensor, source: torch.Tensor, out: torch.Tensor) -> None:
-    """out = base with source added at index along axis: flat targets computed with torch, adds in Triton."""
+def scatter(base: torch.Tensor, axis: int, index: torch.Tensor, source: torch.Tensor, out: torch.Tensor,
+            reduce: str) -> None:
+    """out = base with source scattered at index along axis: sums by a Triton atomic kernel, the rest by torch."""
+    window = source[tuple(slice(0, n) for n in index.shape)]
+    if reduce == "assign":
+        out.copy_(base.scatter(axis, index, window))
+    elif reduce != "sum":
+        out.copy_(base.scatter_reduce(axis, index, window, reduce, include_self=True))
+    else:
+        out.copy_(_atomic_scatter_add(base, axis, index, window))
+
+
+def _atomic_scatter_add(base: torch.Tensor, axis: int, index: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """base with window added at index along axis: flat targets computed with torch, adds in Triton."""
     from minicomp.backends.triton_scatter import atomic_add
 
     # atomics exist for 32- and 64-bit types: accumulate narrow ones wider, then cast back (wrapping like torch)
@@ -195,7 +207,6 @@ def scatter_add(base: torch.Tensor, axis: int, index: torch.Tensor, source: torc
     positions[axis] = index
     strides = accumulator.stride()
     flat = sum(p.to(torch.int64) * s for p, s in zip(positions, strides)).reshape(-1).contiguous()
-    values = source[tuple(slice(0, n) for n in index.shape)].to(accumulator.dtype).reshape(-1).contiguous()
-    atomic_add(accumulator.view(-1), flat, values)
-    out.copy_(accumulator)
+    atomic_add(accumulator.view(-1), flat, window.to(accumulator.dtype).reshape(-1).contiguous())
+    return accumulator
 

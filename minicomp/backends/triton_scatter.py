@@ -1,4 +1,4 @@
-"""scatter_add's device part: atomically add each source element at its flat target position."""
+"""The device part of scatter with reduce="sum": atomically add each source element at its flat target position."""
 
 import torch
 import triton

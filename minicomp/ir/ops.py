@@ -85,7 +85,7 @@ class Op(enum.Enum):
     CONSTANT = "constant"
     # indexing
     GATHER = "gather"
-    SCATTER_ADD = "scatter_add"
+    SCATTER = "scatter"
     # extern: calls into a library or into torch; they end a fused kernel
     MATMUL = "matmul"
     CONV = "conv"
@@ -112,7 +112,10 @@ LAYOUT = VIEW | {Op.CAT, Op.PAD}
 CREATION = frozenset({Op.FULL, Op.IOTA, Op.CONSTANT})
 # Creation from attributes alone: free to recompute inside any kernel that reads it.
 GENERATED = frozenset({Op.FULL, Op.IOTA})
-INDEXING = frozenset({Op.GATHER, Op.SCATTER_ADD})
+INDEXING = frozenset({Op.GATHER, Op.SCATTER})
+# How SCATTER combines a source element with what its target holds; "assign" overwrites (with duplicate
+# targets the last one wins on CPU, as in torch, where the order is documented as undefined).
+SCATTER_REDUCTIONS = ("sum", "prod", "amax", "amin", "assign")
 EXTERN = frozenset({Op.MATMUL, Op.CONV, Op.FALLBACK})
 
 # Unary ops that only make sense on floats (the frontend casts integer inputs first).
@@ -163,8 +166,9 @@ def infer(op: Op, inputs: Sequence[tuple[DType, Shape]], attrs: dict[str, Any]) 
         _require(i_dtype is DType.INT64, op, "index must be int64")
         _require(len(shape) == len(i_shape), op, "index rank must equal input rank")
         return dtype, i_shape
-    if op is Op.SCATTER_ADD:
+    if op is Op.SCATTER:
         (dtype, shape), (i_dtype, i_shape), (s_dtype, s_shape) = inputs
+        _require(attrs["reduce"] in SCATTER_REDUCTIONS, op, f"reduce must be one of {SCATTER_REDUCTIONS}")
         _require(i_dtype is DType.INT64 and s_dtype == dtype, op, "index int64, source like input")
         _require(_same_shape(i_shape, s_shape), op, "index and source shapes differ")
         return dtype, shape

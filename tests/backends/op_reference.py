@@ -108,6 +108,14 @@ def _conv(inputs, attrs):
                                       False, [0] * spatial, attrs["groups"])
 
 
+def _scatter(inputs, attrs):
+    """SCATTER is scatter_reduce with include_self; "assign" is plain scatter (CPU torch: last duplicate wins)."""
+    x, index, source = inputs
+    if attrs["reduce"] == "assign":
+        return x.scatter(attrs["axis"], index, source)
+    return x.scatter_reduce(attrs["axis"], index, source, attrs["reduce"], include_self=True)
+
+
 def _fallback(inputs, attrs):
     namespace, name, overload = attrs["target"].split(".")
     return getattr(getattr(getattr(torch.ops, namespace), name), overload)(*inputs, *attrs["extra_args"])
@@ -166,7 +174,7 @@ TORCH_REFERENCE: dict[Op, Callable[[list, dict], torch.Tensor]] = {
     Op.IOTA: lambda xs, attrs: _iota(attrs),
     Op.CONSTANT: lambda xs, attrs: attrs["data"].payload.clone(),
     Op.GATHER: lambda xs, attrs: torch.gather(xs[0], attrs["axis"], xs[1]),
-    Op.SCATTER_ADD: lambda xs, attrs: torch.scatter_add(xs[0], attrs["axis"], xs[1], xs[2]),
+    Op.SCATTER: _scatter,
     Op.MATMUL: lambda xs, attrs: torch.matmul(xs[0], xs[1]),
     Op.CONV: _conv,
     Op.FALLBACK: _fallback,

@@ -73,7 +73,7 @@ SPECIAL_EXAMPLES = {
     Op.IOTA: lambda: ([], {"length": 5, "start": 3, "step": -2, "dtype": DType.INT64}),
     Op.CONSTANT: lambda: ([], {"data": ConstantData(floats(2, 3), "example"), "dtype": DType.FLOAT32, "shape": (2, 3)}),
     Op.GATHER: lambda: ([floats(3, 4), ints(3, 2, low=0, high=4)], {"axis": 1}),
-    Op.SCATTER_ADD: lambda: ([floats(3, 4), ints(2, 4, low=0, high=3), floats(2, 4, seed=1)], {"axis": 0}),
+    Op.SCATTER: lambda: ([floats(3, 4), ints(2, 4, low=0, high=3), floats(2, 4, seed=1)], {"axis": 0, "reduce": "sum"}),
     Op.MATMUL: lambda: ([floats(2, 3, 4), floats(2, 4, 5, seed=1)], {}),
     Op.CONV: lambda: ([floats(2, 4, 7, 7), floats(6, 2, 3, 3, seed=1), floats(6, seed=2)],
                       {"stride": [2, 1], "padding": [1, 0], "dilation": [1, 2], "groups": 2}),

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from helpers import assert_same, examples
 from minicomp.frontend.lowerings.common import TORCH_TO_IR
 from minicomp.ir import Op
+from minicomp.ir.ops import SCATTER_REDUCTIONS
 from op_reference import BACKENDS, reference, run_op
 from strategies import ALL, BOOL, FLOATS, INTS, axes_subset, make_tensor, reshape_target, seeds, shapes
 
@@ -212,15 +213,16 @@ def test_gather(backend, data, dtype, shape, seed):
 
 @backends
 @EXAMPLES
-@given(data=st.data(), dtype=st.sampled_from(FLOATS + INTS), shape=shapes(min_rank=1, min_size=1), seed=seeds)
-def test_scatter_add(backend, data, dtype, shape, seed):
+@given(data=st.data(), dtype=st.sampled_from(FLOATS + INTS), shape=shapes(min_rank=1, min_size=1), seed=seeds,
+       reduce=st.sampled_from(SCATTER_REDUCTIONS))
+def test_scatter(backend, data, dtype, shape, seed, reduce):
     axis = data.draw(st.integers(0, len(shape) - 1), label="axis")
     index_shape = tuple(data.draw(st.integers(0, 5 if d == axis else size), label=f"index{d}")
                         for d, size in enumerate(shape))
     index = torch.randint(0, shape[axis], index_shape, generator=torch.Generator().manual_seed(seed))
     # "ties" values are small integers: sums are exact whatever order the backend adds them in.
     inputs = [make_tensor(shape, dtype, seed, "ties"), index, make_tensor(index_shape, dtype, seed + 1, "ties")]
-    check(backend, Op.SCATTER_ADD, inputs, {"axis": axis})
+    check(backend, Op.SCATTER, inputs, {"axis": axis, "reduce": reduce})
 
 
 @backends

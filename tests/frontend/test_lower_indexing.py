@@ -1,4 +1,4 @@
-"""Indexing compiles to GATHER / SCATTER_ADD (no fallback) and agrees with eager torch, forward and backward."""
+"""Indexing compiles to GATHER / SCATTER (no fallback) and agrees with eager torch, forward and backward."""
 
 from __future__ import annotations
 
@@ -68,17 +68,59 @@ def test_scatter_keeps_the_sign_of_written_zeros():
     assert torch.equal(torch.signbit(result), torch.signbit(fn(x, column, source)))
 
 
-def test_scatter_of_several_sources_per_row_falls_back():
-    reports = compile_and_compare(lambda x, i, s: x.scatter(1, i, s), make((2, 4)), torch.tensor([[0, 3], [2, 1]]),
-                                  make((2, 2), seed=1))
-    assert fallback_ops(reports) == ["aten.scatter.src"]
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int64, torch.bool])
+def test_scatter_of_several_sources_per_row_keeps_the_last_duplicate_like_eager_on_cpu(dtype):
+    # no gradient: eager torch's backward of a scatter with duplicate targets is itself order-dependent
+    index = torch.tensor([[0, 3, 0], [2, 1, 2]])  # duplicates in each row
+    check(lambda x, i, s: x.scatter(1, i, s), make((2, 4), dtype), index, make((2, 3), dtype, seed=1), grad=False)
 
 
-def test_scatter_reduce_sum():
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.int32, torch.int64])
+def test_scatter_reduce(reduce, dtype):
     def fn(x, index, source):
-        return (x.scatter_reduce(0, index, source, "sum"),
-                x.scatter_reduce(0, index, source, "sum", include_self=False))
-    check(fn, make((4, 3)), torch.tensor([[0, 1, 0], [0, 3, 3]]), make((2, 3), seed=1))
+        return (x.scatter_reduce(0, index, source, reduce),
+                x.scatter_reduce(0, index, source, reduce, include_self=False),
+                x.scatter_reduce(-1, index.T, source.T, reduce, include_self=False))
+    index = torch.tensor([[0, 1, 0], [0, 2, 2], [0, 2, 0]])  # row 3 of x is never written
+    x, source = make((4, 3), dtype), make((3, 3), dtype, seed=1)
+    check(fn, x, index, source, grad=dtype.is_floating_point and reduce != "mean" and dtype != torch.bfloat16)
+
+
+def test_scatter_reduce_mean_gradient_and_nan_propagation():
+    check(lambda x, i, s: x.scatter_reduce(1, i, s, "mean", include_self=False), make((3, 4)),
+          torch.tensor([[0, 0, 1], [3, 3, 3], [2, 0, 2]]), make((3, 3), seed=1))
+    nans = make((3, 3), seed=2)
+    nans[0, 1] = nans[2, 2] = float("nan")
+    for reduce in ("amax", "amin", "prod", "sum"):
+        check(lambda x, i, s: x.scatter_reduce(1, i, s, reduce), make((3, 4)), torch.tensor([[0, 0, 1]] * 3), nans,
+              grad=False)
+
+
+def test_scatter_reduce_without_self_starts_from_torchs_identity_signed_zeros_included():
+    def fn(x, index, source):
+        return tuple(x.scatter_reduce(0, index, source, reduce, include_self=False)
+                     for reduce in ("sum", "mean", "prod", "amax", "amin"))
+    x, index, source = torch.full((3,), 5.0), torch.tensor([0, 0, 1]), torch.full((3,), -0.0)
+    results = torch.compile(fn, backend="minicomp", options={"fallback": False})(x, index, source)
+    for got, want in zip(results, fn(x, index, source)):
+        assert torch.equal(got, want) and torch.equal(got.signbit(), want.signbit())
+
+
+def test_legacy_scatter_reduce_spellings():
+    def fn(x, index, source):
+        return (x.scatter(0, index, source, reduce="add"), x.scatter(0, index, source, reduce="multiply"),
+                x.scatter(1, index, 2.5, reduce="multiply"), x.scatter(1, index, 2.5, reduce="add"))
+    check(fn, make((4, 3)), torch.tensor([[0, 1, 0], [0, 2, 2]]), make((2, 3), seed=1), grad=False)
+
+
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+def test_index_reduce(reduce):
+    def fn(x, index, source):
+        return (x.index_reduce(0, index, source, reduce), x.index_reduce(1, index[:2], source[:, :2], reduce,
+                                                                          include_self=False))
+    grad = reduce != "mean"  # no gradient: eager index_reduce has no derivative for "mean"
+    check(fn, make((4, 5)), torch.tensor([2, 0, 2, 3]), make((4, 5), seed=1), grad=grad)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.int64])
@@ -141,15 +183,19 @@ def test_index_fill_and_index_copy_of_a_constant_write_one_value():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.int64])
 def test_index_put_through_a_boolean_mask(dtype):
-    def fn(x, mask, rows_mask, value):
+    def fn(x, mask, rows_mask, value, row):
         y = x.clone()
         y[mask] = value
         z = x.clone()
         z[rows_mask] = value
-        return y, z, torch.index_put(x, (mask,), value, accumulate=True)
+        w = x.clone()
+        w[rows_mask] = row
+        return (y, z, w, torch.index_put(x, (mask,), value, accumulate=True),
+                torch.index_put(x, (rows_mask,), row[None], accumulate=True))
     x = make((3, 5), dtype)
     # no gradient: the gradient of the values, grad[mask].sum(), has a data-dependent shape
-    check(fn, x, x > 0, torch.tensor([True, False, True]), torch.tensor(7, dtype=dtype), grad=False)
+    check(fn, x, x > 0, torch.tensor([True, False, True]), torch.tensor(7, dtype=dtype), make((5,), dtype, seed=1),
+          grad=False)
 
 
 def test_index_put_of_values_at_a_single_index():
@@ -162,13 +208,18 @@ def test_index_put_of_values_at_a_single_index():
     check(fn, make((4, 3)), torch.tensor([-2]), make((1, 3), seed=1), make((4, 1), seed=2))
 
 
-def test_index_put_of_several_values_falls_back():
-    def fn(x, rows, values):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int64, torch.bool])
+def test_index_put_of_several_values_keeps_the_last_duplicate_like_eager_on_cpu(dtype):
+    def fn(x, rows, columns, values):
         y = x.clone()
         y[rows] = values
-        return y
-    reports = compile_and_compare(fn, make((4, 3)), torch.tensor([0, 2]), make((2, 3), seed=1))
-    assert fallback_ops(reports) == ["aten.index_put.default"]
+        z = x.clone()
+        z[rows, columns] = values[:, 0]
+        return y, z, x.index_copy(0, rows[1:] % 4, values[1:])
+    rows, columns = torch.tensor([0, 2, 0, -1]), torch.tensor([1, 2, 1, 0])  # (0, 1) is written twice
+    check(fn, make((4, 3), dtype), rows, columns, make((4, 3), dtype, seed=1), grad=False)
+    if dtype is torch.float32:  # gradients where no target is written twice
+        check(fn, make((4, 3)), rows[1:], columns[1:], make((3, 3), seed=1))
 
 
 def test_embedding_and_its_gradient():

@@ -224,8 +224,8 @@ def pdist_backward(ctx: Context, grad: Value, x: Value, p: float, distance: Valu
     spread = [ctx.reshape(v, (v.shape[0], 1)) for v in (distance, grad)]
     pieces = _norm_grad(ctx, difference, spread[0], spread[1], p)
     zeros = ctx.full(0, x.dtype, x.shape)
-    added = ctx.add(Op.SCATTER_ADD, zeros, first, pieces, axis=0)
-    return ctx.add(Op.SCATTER_ADD, added, second, ctx.add(Op.NEG, pieces), axis=0)
+    added = ctx.add(Op.SCATTER, zeros, first, pieces, axis=0, reduce="sum")
+    return ctx.add(Op.SCATTER, added, second, ctx.add(Op.NEG, pieces), axis=0, reduce="sum")
 
 
 @register(aten.searchsorted.Tensor)
@@ -294,6 +294,6 @@ def masked_scatter_backward(ctx: Context, grad: Value, mask: Value, sizes) -> Va
     flat_mask = ctx.reshape(mask, (count,))
     spare = ctx.full(length, DType.INT64, (count,))  # unmasked entries land in one extra slot, cut off below
     position = ctx.add(Op.WHERE, flat_mask, _mask_positions(ctx, flat_mask), spare)
-    slots = ctx.add(Op.SCATTER_ADD, ctx.full(0, grad.dtype, (length + 1,)), position,
-                    ctx.reshape(grad, (count,)), axis=0)
+    slots = ctx.add(Op.SCATTER, ctx.full(0, grad.dtype, (length + 1,)), position,
+                    ctx.reshape(grad, (count,)), axis=0, reduce="sum")
     return ctx.reshape(ctx.add(Op.SLICE, slots, axis=0, start=0, stop=length, step=1), sizes)

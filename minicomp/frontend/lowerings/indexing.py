@@ -1,17 +1,19 @@
-"""Indexing (gather, scatter_add, scatter, index_select, index.Tensor, index_put, embedding) -> GATHER/SCATTER_ADD.
+"""Indexing (gather, scatter, scatter_reduce, index_reduce, index.Tensor, index_put, embedding) -> GATHER/SCATTER.
 
 Advanced indexing x[i, j] is spelled as one GATHER: the indexed dims are merged into one axis, the index
 tensors are combined into a flat position along it (negative indices wrap like torch), and the other
-dims become the leading and trailing axes of a 3-d view. index_put with accumulate=True is the same
-plan with SCATTER_ADD. Writes whose result would depend on which of several duplicates wins (scatter,
-index_put without accumulate) are lowered only where duplicates cannot change the result.
+dims become the leading and trailing axes of a 3-d view. index_put is the same plan with SCATTER
+(reduce="sum" when it accumulates, "assign" when it does not). Plain writes with duplicate targets
+keep the last one, as torch does on CPU; torch documents that order as undefined.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import sympy
+import torch
 from torch import ops
 
 from minicomp.frontend.lowerings.common import Context, Unsupported, normalize_axis, register
@@ -118,28 +120,16 @@ def embedding(ctx: Context, weight: Value, indices: Value, padding_idx=-1, scale
 
 @register(aten.index_put.default, aten._unsafe_index_put.default)
 def index_put(ctx: Context, x: Value, indices: list, values: Value, accumulate=False) -> Value:
-    """x[indices] += values (SCATTER_ADD); plain assignment only of a single value, where duplicates agree."""
+    """x[indices] = values (SCATTER assign) or += values (SCATTER sum) on the 3-d view of the index plan."""
     if values.dtype != x.dtype or (accumulate and x.dtype is DType.BOOL):
         raise Unsupported(f"index_put of {values.dtype!r} values into {x.dtype!r}")
     if len(indices) == 1 and isinstance(indices[0], Value) and indices[0].dtype is DType.BOOL:
         return _masked_put(ctx, x, indices[0], values, accumulate)
     plan = plan_index(ctx, x, list(indices))
     position = plan.spread_position(ctx)
-    if accumulate:
-        source = ctx.reshape(ctx.expand_to(values, plan.result_shape), position.shape)
-        return plan.as_input_shape(ctx, ctx.add(Op.SCATTER_ADD, plan.view, position, source, axis=1), x)
-    written = _written_mask(ctx, plan.view.shape, position, axis=1)
-    single = _single_value(ctx, values)
-    if single is not None:
-        fill = ctx.expand_to(single, plan.view.shape)
-    elif _product(plan.broadcast) in (0, 1) and x.dtype is not DType.BOOL:  # at most one index: no element
-        # is written twice, so adding onto -0.0 writes each value as it is
-        source = ctx.reshape(ctx.expand_to(values, plan.result_shape), position.shape)
-        base = ctx.full(-0.0 if x.dtype.is_float else 0, x.dtype, plan.view.shape)
-        fill = ctx.add(Op.SCATTER_ADD, base, position, source, axis=1)
-    else:
-        raise Unsupported("index_put without accumulate of several values: duplicate indices pick one")
-    return plan.as_input_shape(ctx, ctx.add(Op.WHERE, written, fill, plan.view), x)
+    source = ctx.reshape(ctx.expand_to(values, plan.result_shape), position.shape)
+    written = ctx.add(Op.SCATTER, plan.view, position, source, axis=1, reduce="sum" if accumulate else "assign")
+    return plan.as_input_shape(ctx, written, x)
 
 
 @register(aten.put.default)
@@ -150,14 +140,24 @@ def put(ctx: Context, x: Value, index: Value, source: Value, accumulate=False) -
 
 
 def _masked_put(ctx: Context, x: Value, mask: Value, values: Value, accumulate: bool) -> Value:
-    """x[mask] = v (or += v) for a single value v: a WHERE, with no data-dependent shape in sight."""
-    single = _single_value(ctx, values)
-    if single is None:
-        raise Unsupported("index_put through a boolean mask of several values (their count depends on the mask)")
+    """x[mask] = v (or += v) where v does not vary along the selected entries: a WHERE, with no
+    data-dependent shape in sight."""
     if mask.rank > x.rank or any(sympy.simplify(a - b) != 0 for a, b in zip(mask.shape, x.shape)):
         raise Unsupported("boolean mask whose shape is not a leading part of the tensor's shape")
+    trailing = tuple(x.shape[mask.rank:])  # x[mask] has shape (count,) + trailing
+    while values.rank > len(trailing) and values.shape[0] == 1:
+        values = ctx.reshape(values, tuple(values.shape[1:]))
+    if values.rank <= len(trailing):
+        per_entry = ctx.expand_to(ctx.reshape(values, (1,) * (len(trailing) - values.rank) + tuple(values.shape)),
+                                  trailing)
+        value = ctx.expand_to(ctx.reshape(per_entry, (1,) * mask.rank + trailing), x.shape)
+    else:
+        single = _single_value(ctx, values)
+        if single is None:
+            raise Unsupported("index_put through a boolean mask of values that vary along the selected entries "
+                              "(their count depends on the mask)")
+        value = ctx.expand_to(single, x.shape)
     mask = ctx.expand_to(ctx.reshape(mask, tuple(mask.shape) + (1,) * (x.rank - mask.rank)), x.shape)
-    value = ctx.expand_to(single, x.shape)
     return ctx.add(Op.WHERE, mask, ctx.add(Op.ADD, x, value) if accumulate else value, x)
 
 
@@ -176,7 +176,7 @@ def _single_value(ctx: Context, values: Value) -> Value | None:
 def _written_mask(ctx: Context, shape: tuple, index: Value, axis: int) -> Value:
     """Bool tensor of `shape`: True where a scatter along `axis` with `index` writes."""
     ones = ctx.full(1, DType.INT64, index.shape)
-    counts = ctx.add(Op.SCATTER_ADD, ctx.full(0, DType.INT64, shape), index, ones, axis=axis)
+    counts = ctx.add(Op.SCATTER, ctx.full(0, DType.INT64, shape), index, ones, axis=axis, reduce="sum")
     return ctx.elementwise(Op.NE, counts, 0, dtype=DType.INT64)
 
 
@@ -188,8 +188,9 @@ def _source_like_index(ctx: Context, source: Value, index: Value) -> Value:
     return source
 
 
-def _gather_operands(ctx: Context, x: Value, dim: int, index: Value, source: Value | None = None) -> tuple:
-    """(axis, x, index, source) as GATHER/SCATTER_ADD want them: rank >= 1 (torch also takes 0-d tensors),
+def _gather_operands(ctx: Context, x: Value, dim: int, index: Value, source: Value | None = None,
+                     reduce: str = "sum") -> tuple:
+    """(axis, x, index, source) as GATHER/SCATTER want them: rank >= 1 (torch also takes 0-d tensors),
     an int64 index, and the source cut to the index shape."""
     if not index.dtype.is_integer:
         raise Unsupported(f"gather/scatter index of dtype {index.dtype!r}")
@@ -198,7 +199,7 @@ def _gather_operands(ctx: Context, x: Value, dim: int, index: Value, source: Val
     axis = normalize_axis(dim, x.rank)
     x, index = [ctx.reshape(v, (1,)) if v.rank == 0 else v for v in (x, ctx.cast(index, DType.INT64))]
     if source is not None:
-        if source.dtype != x.dtype or x.dtype is DType.BOOL:
+        if source.dtype != x.dtype or (x.dtype is DType.BOOL and reduce != "assign"):
             raise Unsupported(f"scattering {source.dtype!r} into {x.dtype!r}")
         source = _source_like_index(ctx, ctx.reshape(source, (1,)) if source.rank == 0 else source, index)
     return axis, x, index, source
@@ -213,22 +214,14 @@ def gather(ctx: Context, x: Value, dim: int, index: Value, sparse_grad=False) ->
 
 @register(aten.scatter_add.default)
 def scatter_add(ctx: Context, x: Value, dim: int, index: Value, source: Value) -> Value:
-    """torch.scatter_add is the SCATTER_ADD primitive (after cutting the source to the index shape)."""
-    axis, x1, index1, source1 = _gather_operands(ctx, x, dim, index, source)
-    return ctx.reshape(ctx.add(Op.SCATTER_ADD, x1, index1, source1, axis=axis), x.shape)
+    """torch.scatter_add is SCATTER with reduce="sum" (after cutting the source to the index shape)."""
+    return _scatter(ctx, x, dim, index, source, "sum")
 
 
-@register(aten.scatter_reduce.two)
-def scatter_reduce(ctx: Context, x: Value, dim: int, index: Value, source: Value, reduce: str,
-                   include_self=True) -> Value:
-    """Only reduce="sum": SCATTER_ADD, onto zeros where written when include_self=False."""
-    if reduce != "sum":
-        raise Unsupported(f"scatter_reduce with reduce={reduce!r}")
-    if not include_self:
-        axis, x1, index1, _ = _gather_operands(ctx, x, dim, index)
-        zeros = ctx.full(-0.0 if x.dtype.is_float else 0, x.dtype, x1.shape)  # -0.0 + v is v, even for v = -0.0
-        x = ctx.reshape(ctx.add(Op.WHERE, _written_mask(ctx, x1.shape, index1, axis), zeros, x1), x.shape)
-    return scatter_add(ctx, x, dim, index, source)
+@register(aten.scatter.src)
+def scatter_source(ctx: Context, x: Value, dim: int, index: Value, source: Value) -> Value:
+    """torch.scatter is SCATTER with reduce="assign" (which duplicate wins is unspecified in torch)."""
+    return _scatter(ctx, x, dim, index, source, "assign")
 
 
 @register(aten.scatter.value)
@@ -241,14 +234,79 @@ def scatter_value(ctx: Context, x: Value, dim: int, index: Value, value) -> Valu
     return ctx.reshape(ctx.add(Op.WHERE, _written_mask(ctx, x1.shape, index1, axis), fill, x1), x.shape)
 
 
-@register(aten.scatter.src)
-def scatter_source(ctx: Context, x: Value, dim: int, index: Value, source: Value) -> Value:
-    """Exact when the index has one entry along `dim`: every output element is then written at most once,
-    so a SCATTER_ADD onto -0.0 (which keeps every value, signed zeros too) gives the written values."""
+LEGACY_SCATTER_REDUCTIONS = {"add": "sum", "multiply": "prod"}
+
+
+@register(aten.scatter.reduce)
+def scatter_legacy_reduce(ctx: Context, x: Value, dim: int, index: Value, source: Value, reduce: str) -> Value:
+    """The older scatter(..., reduce="add"|"multiply") spelling of scatter_reduce with include_self."""
+    return _scatter(ctx, x, dim, index, source, LEGACY_SCATTER_REDUCTIONS[reduce])
+
+
+@register(aten.scatter.value_reduce)
+def scatter_value_reduce(ctx: Context, x: Value, dim: int, index: Value, value, reduce: str) -> Value:
+    """scatter(..., value, reduce=...): the value as a source shaped like the index."""
+    if isinstance(value, Value) or x.dtype is DType.BOOL:
+        raise Unsupported("scatter of a tensor value or into a bool tensor")
+    source = ctx.full(stored_value(value, x.dtype), x.dtype, index.shape)
+    return _scatter(ctx, x, dim, index, source, LEGACY_SCATTER_REDUCTIONS[reduce])
+
+
+@register(aten.scatter_reduce.two)
+def scatter_reduce(ctx: Context, x: Value, dim: int, index: Value, source: Value, reduce: str,
+                   include_self=True) -> Value:
+    """SCATTER with the reduction; without include_self the written targets first get the reduction's
+    identity, as torch does; mean is the sum divided by the count of what was summed."""
     axis, x1, index1, source1 = _gather_operands(ctx, x, dim, index, source)
-    if index1.shape[axis] != 1:
-        raise Unsupported("scatter with several entries along dim: which duplicate wins is unspecified")
-    base = ctx.full(-0.0 if x.dtype.is_float else 0, x.dtype, x1.shape)
-    written_values = ctx.add(Op.SCATTER_ADD, base, index1, source1, axis=axis)
-    result = ctx.add(Op.WHERE, _written_mask(ctx, x1.shape, index1, axis), written_values, x1)
+    if not include_self:
+        written = _written_mask(ctx, x1.shape, index1, axis)
+        identity = ctx.full(_identity(reduce, x.dtype), x.dtype, x1.shape)
+        x1 = ctx.add(Op.WHERE, written, identity, x1)
+    result = ctx.add(Op.SCATTER, x1, index1, source1, axis=axis, reduce="sum" if reduce == "mean" else reduce)
+    if reduce == "mean":
+        result = _divide_by_count(ctx, result, _counts(ctx, x1.shape, index1, axis, include_self))
     return ctx.reshape(result, x.shape)
+
+
+@register(aten.index_reduce.default)
+def index_reduce(ctx: Context, x: Value, dim: int, index: Value, source: Value, reduce: str,
+                 include_self=True) -> Value:
+    """x.index_reduce(dim, i, s) is scatter_reduce along dim with i spread over the source's shape."""
+    axis = normalize_axis(dim, max(source.rank, 1))
+    column = ctx.reshape(ctx.cast(index, DType.INT64), tuple(
+        index.numel if d == axis else 1 for d in range(max(source.rank, 1))))
+    spread = ctx.expand_to(column, source.shape if source.rank else (1,))
+    return scatter_reduce(ctx, x, dim, spread, source, reduce, include_self)
+
+
+def _scatter(ctx: Context, x: Value, dim: int, index: Value, source: Value, reduce: str) -> Value:
+    axis, x1, index1, source1 = _gather_operands(ctx, x, dim, index, source, reduce)
+    return ctx.reshape(ctx.add(Op.SCATTER, x1, index1, source1, axis=axis, reduce=reduce), x.shape)
+
+
+def _identity(reduce: str, dtype: DType):
+    """What torch puts in a written target before reducing into it when include_self=False."""
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    if reduce not in ("amax", "amin"):
+        raise Unsupported(f"scatter_reduce with reduce={reduce!r}")
+    if dtype.is_float:
+        return -math.inf if reduce == "amax" else math.inf
+    limits = torch.iinfo(getattr(torch, dtype.full_name))
+    return limits.min if reduce == "amax" else limits.max
+
+
+def _counts(ctx: Context, shape: tuple, index: Value, axis: int, include_self: bool) -> Value:
+    """How many values each target's mean averages (at least 1: untouched targets keep their value)."""
+    ones = ctx.full(1, DType.INT64, index.shape)
+    start = ctx.full(1 if include_self else 0, DType.INT64, shape)
+    counts = ctx.add(Op.SCATTER, start, index, ones, axis=axis, reduce="sum")
+    return ctx.add(Op.MAXIMUM, counts, ctx.full(1, DType.INT64, shape))
+
+
+def _divide_by_count(ctx: Context, total: Value, counts: Value) -> Value:
+    """torch's mean: true division for floats, floor division for integers."""
+    counts = ctx.cast(counts, total.dtype)
+    return ctx.add(Op.DIV if total.dtype.is_float else Op.FLOORDIV, total, counts)

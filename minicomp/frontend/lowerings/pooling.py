@@ -6,7 +6,7 @@ then match torch up to the order of the float additions (within assert_close def
 precision inputs are summed in float32, as torch does). Maxima and their indices match torch
 exactly: reducing the last axis first, then the one before, with "a larger value or a NaN replaces
 the running one" composes to torch's row-major scan of the whole window (first maximum wins, the
-last NaN wins). Padded positions carry index -1 and never win. Gradients go back by SCATTER_ADD at
+last NaN wins). Padded positions carry index -1 and never win. Gradients go back by SCATTER (sum) at
 the saved indices (max) or by spreading each window sum back with PAD (average).
 """
 
@@ -227,7 +227,7 @@ def scatter_to_indices(ctx: Context, grad: Value, x: Value, indices: Value, spat
     grad = ctx.reshape(ctx.cast(grad, dtype), lead + (outputs,))
     indices = ctx.reshape(indices, lead + (outputs,))
     zeros = ctx.full(0, dtype, lead + (sympy.Mul(*x.shape[-spatial:]),))
-    result = ctx.add(Op.SCATTER_ADD, zeros, indices, grad, axis=len(lead))
+    result = ctx.add(Op.SCATTER, zeros, indices, grad, axis=len(lead), reduce="sum")
     return ctx.cast(ctx.reshape(result, x.shape), ctx.out_dtype)
 
 
