@@ -25,7 +25,8 @@ from torch.testing._internal.common_methods_invocations import op_db
 from torch.utils._pytree import tree_flatten
 
 import minicomp
-from _opinfo_compare import DEFAULT_ATOL, DEFAULT_RTOL, compare_runs, describe_sample, tolerance_for
+from _opinfo_compare import (DEFAULT_ATOL, DEFAULT_RTOL, closer_than_eager, compare_runs, describe_sample,
+                             tolerance_for)
 
 SAMPLE_POOL = 64  # samples drawn from each OpInfo before picking an evenly spaced few
 
@@ -124,6 +125,17 @@ def run_once(function: Callable, originals: list, grad: bool, process: Callable)
     return result
 
 
+def float64_run(function: Callable, originals: list, grad: bool, process: Callable, timeout: int) -> dict:
+    """Eager on float64 copies of the float32 tensors (the float64 rule's reference); {} if that fails."""
+    widened = [t.detach().double().requires_grad_(t.requires_grad) if t.dtype == torch.float32 else t
+               for t in originals]
+    try:
+        with time_limit(timeout):
+            return run_once(function, widened, grad, process)
+    except Exception:  # noqa: BLE001  (an op without float64 support simply gets no second chance)
+        return {}
+
+
 def error_text(error: BaseException) -> str:
     """`Type: first line of message`, looking through Dynamo's wrappers to the real exception."""
     inner = error
@@ -192,7 +204,9 @@ def run_sample(op, sample, grad: bool, backend: Any, tolerance: tuple, timeout: 
         record["error"] = error
         return record
     problem, record["max_abs_diff"] = compare_runs(result, expected, atol, rtol)
-    if problem:
+    if problem and closer_than_eager(result, expected, float64_run(function, tensors, grad, process, timeout)):
+        record["float64_rule"] = problem[:500]
+    elif problem:
         record["mismatch"] = problem[:500]
     elif overridden:
         record["needed_opinfo_tolerance"] = compare_runs(result, expected, DEFAULT_ATOL, DEFAULT_RTOL)[0] is not None
@@ -277,6 +291,9 @@ def summarize(results: list[dict]) -> dict:
         next(s["error"] for s in entry["samples"] if "error" in s).split(":")[0]
         for entry in results if entry["status"] == "error")
 
+    closer_to_float64 = sorted(entry["op"] for entry in results if entry["status"] in ("passed", "passed_with_fallback")
+                               and any("float64_rule" in sample for sample in entry["samples"]))
+
     def percent(count: int) -> float:
         return round(100.0 * count / baseline, 1) if baseline else 0.0
 
@@ -287,7 +304,7 @@ def summarize(results: list[dict]) -> dict:
             "minicomp_passed_percent": percent(counts["passed"] + counts["passed_with_fallback"]),
             "passed_without_fallback": counts["passed"], "passed_without_fallback_percent": percent(counts["passed"]),
             "passed_with_fallback": counts["passed_with_fallback"], "errors": counts["error"],
-            "mismatches": counts["mismatch"], "top_fallback_ops": fallback_counter.most_common(25),
+            "mismatches": counts["mismatch"], "passed_by_float64_rule": closer_to_float64, "top_fallback_ops": fallback_counter.most_common(25),
             "error_types": error_counter.most_common(), "whole_graph_reasons": whole_graph_counter.most_common(15)}
 
 
@@ -300,7 +317,9 @@ def format_summary(summary: dict, results: list[dict]) -> str:
             ("minicomp passed", summary["minicomp_passed"], f"{summary['minicomp_passed_percent']}%"),
             ("  without fallback", summary["passed_without_fallback"], f"{summary['passed_without_fallback_percent']}%"),
             ("  with fallback", summary["passed_with_fallback"], ""),
-            ("errors", summary["errors"], ""), ("MISMATCHES", summary["mismatches"], "")]
+            ("errors", summary["errors"], ""), ("MISMATCHES", summary["mismatches"], ""),
+            ("passed by the float64 rule", len(summary["passed_by_float64_rule"]),
+             ", ".join(summary["passed_by_float64_rule"]))]
     lines = [f"{label:<42}{value!s:>12}  {extra}" for label, value, extra in rows]
     lines.append("most common fallback ops (ops affected): "
                  + ", ".join(f"{name} ({count})" for name, count in summary["top_fallback_ops"][:15]))
@@ -317,7 +336,7 @@ def format_summary(summary: dict, results: list[dict]) -> str:
 
 
 def print_progress(entry: dict) -> None:
-    keys = ("mismatch", "error", "baseline_problem", "unusable")
+    keys = ("mismatch", "error", "baseline_problem", "unusable", "float64_rule")
     detail = next((s[k] for s in entry["samples"] for k in keys if k in s), ", ".join(entry["fallback_ops"]))
     print(f"{entry['op']:<48} {entry['status']:<22} {detail[:160]}", flush=True)
 

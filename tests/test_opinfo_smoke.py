@@ -54,3 +54,15 @@ def test_sweep_flags_a_wrong_backend():
     results = sweep.sweep(["exp"], backend=off_by_one, samples_per_op=1)
     assert [entry["status"] for entry in results] == ["mismatch"]
     assert results[0]["samples"][0]["max_abs_diff"] == 1.0
+
+
+def test_float64_rule_accepts_only_results_at_least_as_close_as_eager():
+    load_sweep()
+    from _opinfo_compare import closer_than_eager
+    exact = {"outputs": torch.tensor([1.0, 2.0], dtype=torch.float64)}
+    eager = {"outputs": torch.tensor([1.0, 2.0 + 4e-5])}
+    assert closer_than_eager({"outputs": torch.tensor([1.0, 2.0 - 2e-5])}, eager, exact)
+    assert not closer_than_eager({"outputs": torch.tensor([1.0, 2.0 - 6e-5])}, eager, exact)
+    far = {"outputs": torch.tensor([1.0, 2.5])}  # eager itself far from float64: the rule says nothing
+    assert not closer_than_eager({"outputs": torch.tensor([1.0, 2.4])}, far, exact)
+    assert not closer_than_eager(eager, eager, {})  # no float64 run

@@ -102,7 +102,10 @@ def _reduction_code(node: Node, args: list[str], low: bool) -> str:
         function = "np.argmax" if node.op is Op.ARGMAX else "np.argmin"
         return f"{function}({operand}, axis={attrs['axes'][0]}, keepdims={keepdims}).astype(np.int64)"
     axes = tuple(attrs["axes"])
-    dtype_arg = f", dtype={numpy_dtype(out.dtype) if not low else 'np.float32'}" if node.op in (Op.SUM, Op.PROD) else ""
+    # float sums and products accumulate in float64 and round once: the reference is the exactly rounded
+    # result wherever it can be, not one more summation order (torch accumulates halves in float32)
+    accumulator = "np.float64" if out.dtype.is_float else numpy_dtype(out.dtype)
+    dtype_arg = f", dtype={accumulator}" if node.op in (Op.SUM, Op.PROD) else ""
     code = f"{NUMPY_REDUCTION[node.op]}({operand}, axis={axes}, keepdims={keepdims}{dtype_arg})"
     return f"np.asarray({code}).astype({numpy_dtype(out.dtype)})"
 

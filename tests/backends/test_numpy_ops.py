@@ -109,3 +109,10 @@ def test_multi_node_graph_with_zero_size_and_scalar_outputs(backend):
     graph.outputs = [total, graph.add(Op.SUM, [total], axes=(0,), keepdim=False)]
     vector, scalar = BACKENDS[backend](graph)(inputs)
     assert_same([vector, scalar], [inputs[1], inputs[1].sum()])
+
+
+def test_float_sums_are_the_exactly_rounded_result():
+    # the numpy reference accumulates in float64 and rounds once; a float32 accumulator loses the 1s
+    x = torch.tensor([[1e8, 1.0, 1.0, 1.0, -1e8]] * 2, dtype=torch.float32)
+    result = run_op("numpy", Op.SUM, [x], {"axes": (1,), "keepdim": False})
+    assert torch.equal(result, x.double().sum(1).float()) and result[0].item() == 3.0
