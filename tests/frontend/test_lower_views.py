@@ -7,6 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import minicomp
+from minicomp.frontend.lowerings.views import strided_positions
+
 from helpers import check_lowering as check, compile_and_compare, fallback_ops, random_tensor as make
 
 DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.int64, torch.bool]
@@ -139,18 +142,35 @@ def test_diagonal_scatter_and_diag_embed(lowered):
 
 
 def test_unfold_windows(lowered):
-    def fn(x):
+    def fn(x, scalar):
         return (x.unfold(1, 2, 1), x.unfold(1, 2, 2), x.unfold(0, 3, 5), x.unfold(-1, 1, 3),
-                x.unfold(0, 2, 1).unfold(1, 3, 2))
-    check(lowered, ["aten.unfold.default"], fn, make((3, 5)))
+                x.unfold(0, 2, 1).unfold(1, 3, 2), scalar.unfold(0, 1, 1))
+    check(lowered, ["aten.unfold.default"], fn, make((3, 5)), make(()))
 
 
-def test_as_strided_only_when_it_is_a_reshape(lowered):
-    def plain(x):
-        return x.as_strided((15,), (1,)) * 2, x.as_strided((5, 1, 3), (3, 7, 1))
+def test_as_strided_reads_any_strided_positions_of_a_contiguous_input(lowered):
+    def fn(x):
+        return (x.as_strided((15,), (1,)) * 2, x.as_strided((5, 1, 3), (3, 7, 1)), x.as_strided((5, 3), (1, 5)),
+                x.as_strided((2, 2), (1, 2), 1), x.as_strided((3, 4), (0, 2), 6),  # overlapping windows
+                x.as_strided((), (), 14), x.as_strided((2, 0), (1, 1)))
+    # the gradient of overlapping windows goes back through as_strided_scatter
+    check(lowered, ["aten.as_strided.default", "aten.as_strided_scatter.default"], fn, make((3, 5)))
 
-    def transposed(x):
-        return x.as_strided((5, 3), (1, 5)) * 2
-    check(lowered, ["aten.as_strided.default", "aten.as_strided_scatter.default"], plain, make((3, 5)))
-    reports = compile_and_compare(transposed, make((3, 5)))
-    assert fallback_ops(reports) == ["aten.as_strided.default", "aten.as_strided_scatter.default"]
+
+def test_as_strided_outside_the_input_or_of_a_view_falls_back():
+    def view_of_offset_input(x):
+        return x.as_strided((2, 2), (1, 2)) * 2  # relative to x's storage offset
+    base = make((20,))
+    compiled = torch.compile(view_of_offset_input, backend="minicomp")
+    assert torch.equal(compiled(base[3:18]), view_of_offset_input(base[3:18]))
+    assert fallback_ops(minicomp.reports()) == ["aten.as_strided.default"]
+    # reading past the input's own elements (into the rest of its storage) is left to torch
+    assert strided_positions(base[:15].view(3, 5), (4, 4), (4, 1), None) is None
+    assert strided_positions(base[:15].view(3, 5), (3, 4), (0, 2), 6) == [6, 8, 10, 12] * 3
+
+
+def test_as_strided_scatter(lowered):
+    def fn(x, source):
+        return (torch.as_strided_scatter(x, source, (2, 3), (1, 4), 2),
+                torch.as_strided_scatter(x, source[:1, :1], (1, 1), (5, 5), 14))
+    check(lowered, ["aten.as_strided_scatter.default"], fn, make((3, 5)), make((2, 3), seed=1))

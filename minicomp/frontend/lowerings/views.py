@@ -10,6 +10,8 @@ every output shape with torch's, so a wrong guess becomes a fallback, never a wr
 
 from __future__ import annotations
 
+import math
+
 import sympy
 from torch import ops
 
@@ -72,34 +74,55 @@ def t(ctx: Context, x: Value) -> Value:
     return permute_axes(ctx, x, (1, 0)) if x.rank == 2 else x
 
 
-def is_plain_reshape(source, size, stride, storage_offset) -> bool:
-    """Whether as_strided(source, size, stride, offset) reads the whole contiguous `source` in order."""
-    shape = [sym(s) for s in size]
-    expected, running = [], sympy.Integer(1)
-    for dim in reversed(shape):
-        expected.append(running)
-        running = running * dim
-    same_strides = all(dim == 1 or sympy.simplify(sym(s) - e) == 0
-                       for dim, s, e in zip(shape, stride, reversed(expected)))
-    whole = sympy.simplify(running - sym(source.numel())) == 0
-    return (source.is_contiguous() and source.storage_offset() == 0 and (storage_offset or 0) == 0
-            and same_strides and whole)
+def strided_positions(source, size, stride, storage_offset) -> list[int] | None:
+    """The flat positions in `source` that as_strided(source, size, stride, offset) reads, in row-major order
+    of the result; None when they are not all inside a contiguous source's own elements (or sizes are symbolic)."""
+    if not (source.is_contiguous() and source.storage_offset() == 0):
+        return None
+    if not all(isinstance(v, int) for v in [*size, *stride, storage_offset or 0, source.numel()]):
+        return None
+    positions = [storage_offset or 0]
+    for length, step in zip(size, stride):
+        positions = [p + i * step for p in positions for i in range(length)]
+    if positions and not 0 <= min(positions) <= max(positions) < source.numel():
+        return None
+    return positions
+
+
+def strided_index(ctx: Context, size, stride, storage_offset) -> Value:
+    """The int64 positions as index arithmetic: offset + sum of iota(size_k) * stride_k, broadcast."""
+    total = ctx.full(storage_offset or 0, DType.INT64, tuple(size))
+    for axis, (length, step) in enumerate(zip(size, stride)):
+        steps = ctx.add(Op.IOTA, length=sympy.Integer(length), start=0, step=step, dtype=DType.INT64)
+        column = ctx.reshape(steps, tuple(length if d == axis else 1 for d in range(len(size))))
+        total = ctx.add(Op.ADD, total, ctx.expand_to(column, tuple(size)))
+    return ctx.reshape(total, (sympy.Integer(math.prod(size)),))
 
 
 @register(aten.as_strided, aten.as_strided_copy)
 def as_strided(ctx: Context, x: Value, size, stride, storage_offset=None) -> Value:
-    """Only the case that is a reshape: a contiguous input read whole, in order."""
-    if not is_plain_reshape(ctx.fx_node.args[0].meta["val"], size, stride, storage_offset):
-        raise Unsupported("as_strided that is not a reshape of a contiguous tensor")
-    return ctx.reshape(x, output_shape(ctx))
+    """A GATHER from the flattened input at the strided positions (a RESHAPE when they are 0, 1, 2, ...)."""
+    positions = strided_positions(ctx.fx_node.args[0].meta["val"], size, stride, storage_offset)
+    if positions is None:
+        raise Unsupported("as_strided outside a contiguous input's own elements, or of symbolic sizes")
+    if positions == list(range(int(x.numel))):
+        return ctx.reshape(x, output_shape(ctx))
+    flat = ctx.reshape(x, (x.numel,))
+    return ctx.reshape(ctx.add(Op.GATHER, flat, strided_index(ctx, size, stride, storage_offset), axis=0),
+                       output_shape(ctx))
 
 
 @register(aten.as_strided_scatter)
 def as_strided_scatter(ctx: Context, x: Value, src: Value, size, stride, storage_offset=None) -> Value:
-    """Only the case where the strided view is all of x in order: the result is src, reshaped."""
-    if not is_plain_reshape(ctx.fx_node.args[0].meta["val"], size, stride, storage_offset):
-        raise Unsupported("as_strided_scatter into a view that is not all of a contiguous tensor")
-    return ctx.reshape(ctx.cast(src, ctx.out_dtype), x.shape)
+    """src written into the flattened x at the strided positions: SCATTER assign, when no two coincide."""
+    positions = strided_positions(ctx.fx_node.args[0].meta["val"], size, stride, storage_offset)
+    if positions is None or len(set(positions)) != len(positions):
+        raise Unsupported("as_strided_scatter outside a contiguous input, of symbolic sizes, or overlapping")
+    flat = ctx.reshape(x, (x.numel,))
+    source = ctx.reshape(ctx.cast(src, x.dtype), (sympy.Integer(len(positions)),))
+    written = ctx.add(Op.SCATTER, flat, strided_index(ctx, size, stride, storage_offset), source, axis=0,
+                      reduce="assign")
+    return ctx.reshape(written, x.shape)
 
 
 # -- slicing ------------------------------------------------------------------------------------
@@ -165,8 +188,10 @@ def split_with_sizes(ctx: Context, x: Value, split_sizes, dim: int = 0) -> list:
 @register(aten.unfold)
 def unfold(ctx: Context, x: Value, dimension: int, size: int, step: int) -> Value:
     """Sliding windows along an axis, as a new last axis: one strided SLICE per window offset, then CAT."""
-    if x.rank == 0 or size < 1:
-        raise Unsupported(f"unfold of a rank-{x.rank} tensor with window {size}")
+    if size < 1:
+        raise Unsupported(f"unfold with window {size}")
+    if x.rank == 0:  # torch treats a 0-d tensor as one element along a single axis
+        return ctx.reshape(x, output_shape(ctx))
     axis = normalize_axis(dimension, x.rank)
     windows = output_shape(ctx)[axis]
     pieces = []
