@@ -1,4 +1,4 @@
-"""Triton source for one Kernel region: pointwise over a flat index, or a persistent row reduction.
+"""Triton source for one Kernel region: pointwise over a flat index, or a row reduction.
 
 Every value is produced by `emit(value, index, mask)`: the Triton expression for that value at the
 given linear index (row-major in the value's own shape). Views turn an index into another index
@@ -6,10 +6,17 @@ given linear index (row-major in the value's own shape). Views turn an index int
 pointwise ops recurse into their inputs at the same index. Values computed after a reduction are
 kept in registers at the kernel's own position, which fusion_rules guarantees is where they are read.
 Low-precision floats are loaded into float32 and rounded only when stored or explicitly cast.
+
+A reduction is persistent (the whole row in one block) when its row has at most MAX_PERSISTENT_ROW
+elements, known at compile time. Otherwise it is looped, as in Inductor: one loop over the row in
+RBLOCK chunks per level of reductions (a reduction that reads another one's result, like softmax's sum
+after its max, needs the next loop), each keeping an [XBLOCK, RBLOCK] accumulator that is reduced
+after the loop, and a last loop that recomputes and stores the full-size outputs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import sympy
@@ -18,6 +25,7 @@ from minicomp.ir import DType, Kernel, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, REDUCTION, UNARY, VIEW
 from minicomp.ir.printer import format_node
 from minicomp.passes.fusion_rules import signature_of
+from minicomp.passes.split_reductions import MAX_ROW as MAX_PERSISTENT_ROW
 
 TRITON_TYPE = {
     DType.BOOL: "tl.int1", DType.UINT8: "tl.uint8", DType.INT8: "tl.int8", DType.INT16: "tl.int16",
@@ -63,6 +71,7 @@ class KernelSource:
     outer: sympy.Expr       # elements (rows, for reductions) the grid covers
     reduced: sympy.Expr     # reduced elements per row (1 for pointwise kernels)
     is_reduction: bool      # takes an RBLOCK (a reduction over one element is still a reduction)
+    looped: bool = False    # loops over the row in RBLOCK chunks instead of holding it whole
 
 
 class KernelWriter:
@@ -77,6 +86,8 @@ class KernelWriter:
         self.inputs = list(kernel.inputs)
         self.signature = next((s for s in map(signature_of, kernel.nodes) if s is not None), None)
         self.after_reduction = self._after_reduction()
+        self.looped = self.signature is not None and needs_loop(self.signature.reduced)
+        self.names = 0
 
     # -- sizes and indices ----------------------------------------------------------------
     def size(self, expr) -> str:
@@ -92,10 +103,22 @@ class KernelWriter:
     def define(self, code: str, prefix: str = "tmp") -> str:
         key = ("define", code)
         if key not in self.memo:
-            name = f"{prefix}{len(self.memo)}"
+            name = f"{prefix}{self.names}"
+            self.names += 1
             self.lines.append(f"{name} = {code}")
             self.memo[key] = name
         return self.memo[key]
+
+    @contextlib.contextmanager
+    def scope(self):
+        """Lines and names defined inside (a loop body) are collected apart and forgotten afterwards."""
+        outer_lines, outer_memo = self.lines, self.memo
+        self.lines, self.memo = [], dict(outer_memo)
+        body = self.lines
+        try:
+            yield body
+        finally:
+            self.lines, self.memo = outer_lines, outer_memo
 
     def coordinates(self, index: str, shape) -> list[str]:
         """Row-major coordinates of a linear index."""
@@ -108,14 +131,15 @@ class KernelWriter:
             stride = stride * shape[position]
         return [self.define(c, "c") for c in reversed(coordinates)]
 
-    def linearize(self, coordinates: list[str], shape) -> str:
+    def linearize(self, coordinates: list[str], shape, like: str) -> str:
+        """The linear index of `coordinates` in `shape`, a block shaped like the index `like`."""
         terms, stride = [], sympy.Integer(1)
         for position in reversed(range(len(shape))):
             terms.append(coordinates[position] if stride == 1 else f"{coordinates[position]} * {self.size(stride)}")
             stride = stride * shape[position]
         code = " + ".join(reversed(terms)) if terms else "0"
         if all(c.isdigit() for c in coordinates):
-            code = f"lindex * 0 + {code}"  # a broadcast scalar: still a block, so masks and pointers agree
+            code = f"{like} * 0 + {code}"  # a broadcast scalar: still a block, so masks and pointers agree
         return self.define(code, "i")
 
     # -- values ---------------------------------------------------------------------------
@@ -172,7 +196,7 @@ class KernelWriter:
             axis = node.attrs["axis"]
             inner = list(coordinates)
             inner[axis] = f"({self.size(node.attrs['start'])} + {self.size(node.attrs['step'])} * {coordinates[axis]})"
-        return self.linearize(inner, source.shape)
+        return self.linearize(inner, source.shape, index)
 
     def pointwise(self, node: Node, args: list[str]) -> str:
         op, dtype = node.op, node.inputs[0].dtype if node.inputs else node.output.dtype
@@ -213,7 +237,7 @@ class KernelWriter:
         picked = self.emit(positions, index, mask)
         inner = list(coordinates)
         inner[axis] = picked
-        return self.emit(data, self.linearize(inner, data.shape), mask)
+        return self.emit(data, self.linearize(inner, data.shape, index), mask)
 
     def cat(self, node: Node, index: str, mask: str) -> str:
         axis = node.attrs["axis"]
@@ -225,7 +249,7 @@ class KernelWriter:
             inner[axis] = f"({coordinates[axis]} - {self.size(offset)})"
             inside = self.define(f"({coordinates[axis]} >= {self.size(offset)}) & "
                                  f"({coordinates[axis]} < {self.size(offset + part.shape[axis])})", "m")
-            pieces.append((inside, self.emit(part, self.linearize(inner, part.shape), f"{mask} & {inside}")))
+            pieces.append((inside, self.emit(part, self.linearize(inner, part.shape, index), f"{mask} & {inside}")))
             offset = offset + part.shape[axis]
         result = pieces[-1][1]
         for inside, piece in reversed(pieces[:-1]):
@@ -241,7 +265,7 @@ class KernelWriter:
             inner.append(shifted)
             conditions.append(f"({shifted} >= 0) & ({shifted} < {self.size(source.shape[position])})")
         inside = self.define(" & ".join(conditions) or "True", "m")
-        loaded = self.emit(source, self.linearize(inner, source.shape), f"{mask} & {inside}")
+        loaded = self.emit(source, self.linearize(inner, source.shape, index), f"{mask} & {inside}")
         return f"tl.where({inside}, {loaded}, {_literal(node.attrs['value'])})"
 
     # -- reductions ----------------------------------------------------------------------
@@ -255,6 +279,7 @@ class KernelWriter:
             self.memo[key] = self.own(node.inputs[0])
             return self.memo[key]
         if node.op in REDUCTION:
+            assert not self.looped, "a looped kernel computes its reductions before anything reads them"
             code = self.reduction(node)
         else:
             index, mask = self.position(value)
@@ -300,7 +325,92 @@ class KernelWriter:
                 result.add(id(node))
         return result
 
+    # -- looped reductions ----------------------------------------------------------------
+    def reduction_levels(self) -> list[list[Node]]:
+        """Reductions grouped by how many reductions they read through: each group is one loop."""
+        depth: dict[int, int] = {}
+        for node in self.kernel.nodes:
+            upstream = max((depth.get(id(self.producer.get(id(v))), 0) for v in node.inputs), default=0)
+            depth[id(node)] = upstream + (1 if node.op in REDUCTION else 0)
+        levels: dict[int, list[Node]] = {}
+        for node in self.kernel.nodes:
+            if node.op in REDUCTION:
+                levels.setdefault(depth[id(node)], []).append(node)
+        return [levels[level] for level in sorted(levels)]
+
+    def loop(self, fill) -> list[str]:
+        """`for roffset ...:` over the row, with the chunk's indices and masks and what `fill` emits."""
+        with self.scope() as body:
+            self.lines += ["rindex = roffset + rbase", f"rmask = rindex < {self.size(self.signature.reduced)}",
+                           "lmask = xmask & rmask"]
+            self.lines += self._row_index_lines()
+            fill()
+        header = f"for roffset in range(0, {self.size(self.signature.reduced)}, RBLOCK):"
+        return [header] + ["    " + line for line in body]
+
+    def accumulate(self, node: Node, before: list, after: list) -> None:
+        """Fold this chunk into the node's [XBLOCK, RBLOCK] accumulator; `before`/`after` get its
+        initialisation and the final reduction over the accumulator."""
+        source = node.inputs[0]
+        op, dtype = node.op, source.dtype
+        accumulator_type = "tl.int32" if dtype is DType.BOOL else compute_type(dtype)
+        loaded = self.emit(source, "lindex", "lmask")
+        acc = f"acc{self.names}"
+        self.names += 1
+        block = "[XBLOCK, RBLOCK]"
+        if op in (Op.ARGMAX, Op.ARGMIN):
+            extreme = _extreme(dtype, lowest=op is Op.ARGMAX)
+            combine = "tm.argmax_combine" if op is Op.ARGMAX else "tm.argmin_combine"
+            before += [f"{acc} = tl.full({block}, {extreme}, {accumulator_type})",
+                       f"{acc}_index = tl.full({block}, {2 ** 62}, tl.int64)"]  # loses every tie
+            self.lines.append(f"{acc}, {acc}_index = {combine}({acc}, {acc}_index, tl.where(lmask, {loaded}, "
+                              f"{extreme}).to({accumulator_type}), tl.broadcast_to(rindex, {block}))")
+            after.append((node, f"tl.reduce(({acc}, {acc}_index), 1, {combine})[1][:, None].to(tl.int64)"))
+            return
+        if op is Op.SUM and dtype is not DType.BOOL:
+            identity, update, final = "0", "{0} + {1}", f"tl.sum({acc}, 1)[:, None]"
+        elif op is Op.PROD:
+            identity, update, final = "1", "{0} * {1}", f"tl.reduce({acc}, 1, tm.product)[:, None]"
+        else:
+            largest = op is Op.MAX or op is Op.SUM  # a bool sum is "any"
+            function = "tm.maximum" if largest else "tm.minimum"
+            identity = _extreme(dtype, lowest=largest)
+            update, final = function + "({0}, {1})", f"tl.reduce({acc}, 1, {function})[:, None]"
+        before.append(f"{acc} = tl.full({block}, {identity}, {accumulator_type})")
+        chunk = f"tl.where(lmask, {loaded}, {identity}).to({accumulator_type})"
+        self.lines.append(f"{acc} = " + update.format(acc, chunk))
+        after.append((node, final))
+
+    def looped_lines(self) -> list[str]:
+        """The looped kernel body: a loop per reduction level, then a loop storing full-size outputs."""
+        self.lines = [
+            "xindex = (tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)[:, None]).to(tl.int64)",
+            "rbase = tl.arange(0, RBLOCK)[None, :].to(tl.int64)",
+            f"xmask = xindex < {self.size(self.signature.outer)}",
+        ]
+        for level in self.reduction_levels():
+            before: list = []
+            after: list = []
+            body = self.loop(lambda: [self.accumulate(node, before, after) for node in level])
+            self.lines += before + body
+            for node, final in after:
+                self.memo[("own", id(node.output))] = self.define(final, "r")
+        outputs = list(enumerate(self.kernel.outputs))
+        full = {i for i, v in outputs if self.position(v)[0] == "lindex"}
+        if full:
+            self.lines += self.loop(lambda: self.lines.extend(self.store(i, v) for i, v in outputs if i in full))
+        self.lines += [self.store(i, v) for i, v in outputs if i not in full]
+        return self.lines
+
     # -- the whole kernel ----------------------------------------------------------------
+    def store(self, position: int, value: Value) -> str:
+        index, mask = self.position(value)
+        stored = self.own(value) if id(self.producer[id(value)]) in self.after_reduction \
+            else self.emit(value, index, mask)
+        block = "[XBLOCK]" if self.signature is None else ("[XBLOCK, RBLOCK]" if index == "lindex" else "[XBLOCK, 1]")
+        return (f"tl.store(out_ptr{position} + ({index}), tl.broadcast_to({stored}, {block})"
+                f".to({TRITON_TYPE[value.dtype]}), mask={mask})")
+
     def write(self, name: str) -> KernelSource:
         if self.signature is None:
             outer, reduced = self.kernel.outputs[0].numel, sympy.Integer(1)
@@ -312,35 +422,27 @@ class KernelWriter:
             ]
         else:
             outer, reduced = self.signature.outer, self.signature.reduced
-            prologue = self._reduction_prologue()
-        stores = []
-        for position, value in enumerate(self.kernel.outputs):
-            index, mask = self.position(value)
-            stored = self.own(value) if id(self.producer[id(value)]) in self.after_reduction \
-                else self.emit(value, index, mask)
-            block = "[XBLOCK]" if self.signature is None else ("[XBLOCK, RBLOCK]" if index == "lindex" else "[XBLOCK, 1]")
-            stores.append(f"tl.store(out_ptr{position} + ({index}), tl.broadcast_to({stored}, {block})"
-                          f".to({TRITON_TYPE[value.dtype]}), mask={mask})")
+        if self.looped:
+            body = self.looped_lines()
+        else:
+            if self.signature is not None:
+                prologue = self._reduction_prologue()
+            stores = [self.store(position, value) for position, value in enumerate(self.kernel.outputs)]
+            body = prologue + self.lines + stores
         arguments = [f"in_ptr{i}" for i in range(len(self.inputs))]
         arguments += [f"out_ptr{i}" for i in range(len(self.kernel.outputs))]
         arguments += [f"ks{i}" for i in range(len(self.sizes))]
         arguments += ["XBLOCK: tl.constexpr"] + (["RBLOCK: tl.constexpr"] if self.signature else [])
         lines = ["@triton.jit", f"def {name}({', '.join(arguments)}):"]
         lines += ["    #" + format_node(node, indent=" ").split("  # ")[0] for node in self.kernel.nodes]
-        lines += ["    " + line for line in prologue + self.lines + stores]
+        lines += ["    " + line for line in body]
         return KernelSource(name, "\n".join(lines) + "\n", self.inputs, list(self.kernel.outputs),
-                            list(self.sizes.values()), outer, reduced, self.signature is not None)
+                            list(self.sizes.values()), outer, reduced, self.signature is not None, self.looped)
 
-    def _reduction_prologue(self) -> list[str]:
+    def _row_index_lines(self) -> list[str]:
+        """lindex of every element of the reduction domain from xindex and rindex (defined in self.lines)."""
         shape, axes = self.signature.shape, self.signature.axes
         outer_axes = [i for i in range(len(shape)) if i not in axes]
-        lines = [
-            "xindex = (tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)[:, None]).to(tl.int64)",
-            "rindex = tl.arange(0, RBLOCK)[None, :].to(tl.int64)",
-            f"xmask = xindex < {self.size(self.signature.outer)}",
-            f"rmask = rindex < {self.size(self.signature.reduced)}",
-            "lmask = xmask & rmask",
-        ]
         outer_coordinates = self.coordinates("xindex", [shape[i] for i in outer_axes])
         reduced_coordinates = self.coordinates("rindex", [shape[i] for i in axes])
         coordinates = [None] * len(shape)
@@ -348,8 +450,18 @@ class KernelWriter:
             coordinates[axis] = code
         for axis, code in zip(axes, reduced_coordinates):
             coordinates[axis] = code
-        full = self.linearize(coordinates, shape)
-        lines += self.lines + [f"lindex = {full}"]
+        return [f"lindex = {self.linearize(coordinates, shape, 'xindex + rindex')}"]
+
+    def _reduction_prologue(self) -> list[str]:
+        lines = [
+            "xindex = (tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)[:, None]).to(tl.int64)",
+            "rindex = tl.arange(0, RBLOCK)[None, :].to(tl.int64)",
+            f"xmask = xindex < {self.size(self.signature.outer)}",
+            f"rmask = rindex < {self.size(self.signature.reduced)}",
+            "lmask = xmask & rmask",
+        ]
+        lindex = self._row_index_lines()
+        lines += self.lines + lindex
         self.lines = []
         return lines
 
@@ -376,6 +488,12 @@ def _extreme(dtype: DType, lowest: bool) -> str:
 
 def _equal(a, b) -> bool:
     return sympy.simplify(sympy.sympify(a) - sympy.sympify(b)) == 0
+
+
+def needs_loop(reduced) -> bool:
+    """Rows of unknown or large length are reduced in a loop; small known ones in one block."""
+    reduced = sympy.sympify(reduced)
+    return not reduced.is_Integer or int(reduced) > MAX_PERSISTENT_ROW
 
 
 def write_kernel(kernel: Kernel, name: str) -> KernelSource:

@@ -82,6 +82,9 @@ def on_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     return _ON_DEVICE[key][1]
 
 
+LOOP_RBLOCK = 1024  # the chunk of a looped reduction when interpreting (tests make it smaller to loop more)
+
+
 def _next_power_of_two(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 
@@ -113,6 +116,10 @@ class Launcher:
             if interpreting():
                 return [{"XBLOCK": min(_next_power_of_two(outer), 4096)}]
             return [{"XBLOCK": x, "num_warps": w} for x, w in ((256, 4), (512, 4), (1024, 4), (1024, 8))]
+        if self.source.looped:
+            if interpreting():
+                return [{"XBLOCK": 1, "RBLOCK": LOOP_RBLOCK}]
+            return [{"XBLOCK": x, "RBLOCK": r, "num_warps": w} for x in (1, 4) for r in (1024, 4096) for w in (4, 8)]
         rblock = _next_power_of_two(max(reduced, 1))
         if interpreting():
             return [{"XBLOCK": max(1, min(_next_power_of_two(outer), 8192 // rblock)), "RBLOCK": rblock}]

@@ -7,7 +7,7 @@ activation (millions) cannot live in one block. Like Inductor's split reductions
 is rewritten as: move the reduced axes last, flatten them, pad with the reduction's identity to a
 multiple of CHUNK, reduce chunks, then reduce the partial results. Sums change their order of
 additions (within float tolerance); max, min and prod are exact. argmax/argmin over huge rows and
-rows of dynamic length are left whole.
+rows of dynamic length are left whole: the Triton generator reduces those in a loop.
 """
 
 from __future__ import annotations

@@ -100,3 +100,11 @@ def test_indexing_and_layout_ops():
 @pytest.mark.parametrize("reduce", split_cases.REDUCTIONS)
 def test_long_reductions_are_split_and_match_eager(reduce):
     split_cases.test_long_reductions_match_eager(reduce, target="triton")
+
+
+def test_a_reduction_plus_a_broadcast_one_element_tensor():
+    # the one-element operand is indexed like the row it is added to, not like the reduced block
+    function = lambda x, y: (torch.amax(x, 0) + y, x.sum(1, keepdim=True) * y)  # noqa: E731
+    x, y = torch.tensor([[1, 2], [3, 4]], device=DEVICE), torch.tensor([5], device=DEVICE)
+    result, _ = run(function, x, y)
+    torch.testing.assert_close(result, function(x, y))
