@@ -108,3 +108,11 @@ def test_a_reduction_plus_a_broadcast_one_element_tensor():
     x, y = torch.tensor([[1, 2], [3, 4]], device=DEVICE), torch.tensor([5], device=DEVICE)
     result, _ = run(function, x, y)
     torch.testing.assert_close(result, function(x, y))
+
+
+def test_rank_sort_topk_and_median():
+    function = lambda x: (torch.sort(x, 1, descending=True), torch.topk(x, 3, 0), torch.median(x, 1))  # noqa: E731
+    x = torch.randn(4, 9, device=DEVICE)
+    x[1, 3] = float("nan")
+    result, _ = run(function, x)
+    torch.testing.assert_close(result, function(x), equal_nan=True)
