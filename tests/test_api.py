@@ -158,6 +158,19 @@ def test_unsupported_op_with_fallback_runs_in_torch_and_is_reported():
     assert "aten.special_bessel_j0.default" in reports[0].fallback_reasons
 
 
+def test_an_op_run_for_its_effect_falls_back_alone_and_still_raises_like_eager():
+    # linalg.inv checks for singular inputs with an effectful op (AOTAutograd's with_effects): it runs
+    # in torch as one fallback, the rest of the graph is compiled, and the error reaches the user
+    def fn(x):
+        return torch.linalg.inv(x).exp() + 1
+    reports = compile_and_compare(fn, torch.randn(3, 3) + 3 * torch.eye(3))
+    assert "<whole graph>" not in reports[0].fallback_ops
+    assert "aten._linalg_check_errors.default" in reports[0].fallback_ops
+    assert reports[0].num_kernels >= 1
+    with pytest.raises(torch.linalg.LinAlgError, match="singular"):
+        torch.compile(fn, backend="minicomp")(torch.zeros(3, 3))
+
+
 @pytest.mark.parametrize("fallback", [True, False])
 def test_complex_input_runs_through_fallback_or_raises_a_minicomp_error(fallback):
     z = torch.randn(3, 4, dtype=torch.complex64)

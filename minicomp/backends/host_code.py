@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sympy
+import torch
 from sympy.printing.pycode import PythonCodePrinter
 
 from minicomp.ir import Graph, Value
@@ -56,3 +57,11 @@ def bind_sizes(graph: Graph) -> list[str]:
                 lines.append(f"{dim} = {value.name}.shape[{axis}]")
     lines.append("SIZES = {" + ", ".join(f"{s!r}: {s}" for s in sorted(bound)) + "}")
     return lines
+
+
+def torch_op(target: str) -> Any:
+    """The torch callable a fallback node names: aten.add.Tensor, prims.iota.default, higher_order.with_effects."""
+    function = torch.ops
+    for part in target.split("."):
+        function = getattr(function, part)
+    return function

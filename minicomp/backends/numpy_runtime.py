@@ -11,6 +11,7 @@ import sympy
 import torch
 from torch.utils._pytree import tree_flatten, tree_map
 
+from minicomp.backends.host_code import torch_op
 from minicomp.ir import Value
 
 bfloat16 = np.dtype(ml_dtypes.bfloat16)
@@ -123,8 +124,7 @@ CPU = torch.device("cpu")
 
 def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict) -> list[np.ndarray]:
     """Run ATen op `target` with torch: the fallback for ops outside the primitive set."""
-    namespace, name, overload = target.split(".")
-    function = getattr(getattr(getattr(torch.ops, namespace), name), overload)
+    function = torch_op(target)
 
     def to_tensor(leaf: Any) -> Any:
         if isinstance(leaf, Value):

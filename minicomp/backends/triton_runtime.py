@@ -15,6 +15,7 @@ import torch
 from torch.utils._pytree import tree_flatten, tree_map
 
 from minicomp.errors import BackendUnavailableError
+from minicomp.backends.host_code import torch_op
 from minicomp.ir import Value
 
 CACHE_DIR = os.path.join(os.environ.get("MINICOMP_CACHE_DIR", os.path.expanduser("~/.cache/minicomp")), "triton")
@@ -173,8 +174,7 @@ def _evaluate(expr, bound: dict) -> int:
 
 def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict, outputs: list) -> None:
     """Run ATen op `target` with torch and copy its results into the preallocated outputs."""
-    namespace, name, overload = target.split(".")
-    function = getattr(getattr(getattr(torch.ops, namespace), name), overload)
+    function = torch_op(target)
 
     def resolve(leaf: Any) -> Any:
         if isinstance(leaf, Value):

@@ -16,7 +16,7 @@ from torch.utils._pytree import tree_flatten, tree_map
 from minicomp.errors import UnsupportedOpError
 from minicomp.frontend import lowerings  # noqa: F401  (fills LOWERINGS)
 from minicomp.frontend.lowerings.common import LOWERINGS, Context, Unsupported, ir_dtype, sym
-from minicomp.ir import ConstantData, Graph, Op, Value
+from minicomp.ir import ConstantData, DType, Graph, Op, Value
 from minicomp.ir.ops import ShapeError
 from minicomp.ir.printer import format_type
 
@@ -136,6 +136,8 @@ def _lower_call(ctx: Context, env: dict, node: torch.fx.Node, allow_fallback: bo
                 fallback_ops: list, reasons: dict) -> Any:
     args = tree_map(lambda a: env[a] if isinstance(a, torch.fx.Node) else a, node.args)
     kwargs = tree_map(lambda a: env[a] if isinstance(a, torch.fx.Node) else a, dict(node.kwargs))
+    if node.target is torch.ops.higher_order.with_effects:
+        return _lower_effect(ctx, node, args, kwargs, allow_fallback, fallback_ops, reasons)
     name = str(node.target)
     lowering = LOWERINGS.get(node.target)
     if lowering is None:
@@ -157,6 +159,23 @@ def _lower_call(ctx: Context, env: dict, node: torch.fx.Node, allow_fallback: bo
     return _fallback(ctx.graph, node, name, args, kwargs)
 
 
+def _lower_effect(ctx: Context, node: torch.fx.Node, args: Any, kwargs: Any, allow_fallback: bool,
+                  fallback_ops: list, reasons: dict) -> Any:
+    """with_effects(token, op, *args): AOTAutograd threads an ordering token through ops run for their side
+    effect (linalg's error checks, prints). The whole call runs in torch and returns the next token, a
+    graph output, so the effect is never dropped; the report names the op inside. At run time AOTAutograd
+    passes None for the token input, so the call gets an empty tensor of its own."""
+    name = str(args[1])
+    if not allow_fallback:
+        raise UnsupportedOpError(f"{name} runs for its side effect and only torch can run it; "
+                                 "pass options={'fallback': True} to run it with torch",
+                                 op=name, source=source_line(node))
+    fallback_ops.append(name)
+    reasons.setdefault(name, "runs for its side effect (an error check or a print)")
+    token = ctx.full(0.0, DType.FLOAT32, (0,))
+    return _fallback(ctx.graph, node, "higher_order.with_effects", (token,) + tuple(args[1:]), kwargs)
+
+
 def _check_against_meta(result: Any, meta: Any) -> None:
     """A lowering must produce exactly the dtypes and shapes torch computed; else fall back, never run wrong."""
     results, _ = tree_flatten(result)
@@ -175,23 +194,25 @@ def _check_against_meta(result: Any, meta: Any) -> None:
 
 
 def _fallback(graph: Graph, node: torch.fx.Node, name: str, args: Any, kwargs: Any) -> Any:
-    if not name.startswith(("aten.", "prims.")):
+    """A FALLBACK node computing what `node` computes by calling torch op `name`."""
+    if not name.startswith(("aten.", "prims.", "higher_order.with_effects")):
         raise UnsupportedOpError(f"{name} is not an ATen op and cannot be run as a fallback", op=name,
                                  source=source_line(node))
+    result = node.meta.get("val")
     inputs = [leaf for leaf in tree_flatten((args, kwargs))[0] if isinstance(leaf, Value)]
-    metas, spec = tree_flatten(node.meta.get("val"))
+    metas, spec = tree_flatten(result)
     types = []
-    for meta in metas:
-        if meta is None:
+    for item in metas:
+        if item is None:
             continue  # an output torch leaves out (say, an input gradient nobody asked for)
-        if not isinstance(meta, torch.Tensor):
-            raise UnsupportedOpError(f"{name} returns a {type(meta).__name__}", op=name, source=source_line(node))
+        if not isinstance(item, torch.Tensor):
+            raise UnsupportedOpError(f"{name} returns a {type(item).__name__}", op=name, source=source_line(node))
         try:
-            types.append((ir_dtype(meta.dtype), [sym(s) for s in meta.shape]))
+            types.append((ir_dtype(item.dtype), [sym(s) for s in item.shape]))
         except Unsupported as error:
             raise UnsupportedOpError(f"{name}: {error}", op=name, source=source_line(node)) from None
     outputs = graph.add_fallback(name, args, kwargs, inputs, types)
-    if isinstance(node.meta.get("val"), torch.Tensor):
+    if isinstance(result, torch.Tensor):
         return outputs[0]
     remaining = iter(outputs)
-    return spec.unflatten([None if meta is None else next(remaining) for meta in metas])
+    return spec.unflatten([None if item is None else next(remaining) for item in metas])
