@@ -13,6 +13,7 @@ from minicomp.frontend.lowerings import math  # noqa: F401
 from minicomp.frontend.lowerings import extras  # noqa: F401
 from minicomp.frontend.lowerings import special  # noqa: F401
 from minicomp.frontend.lowerings import sorting  # noqa: F401
+from minicomp.frontend.lowerings import bessel  # noqa: F401
 from minicomp.frontend.lowerings.common import LOWERINGS
 
 __all__ = ["LOWERINGS"]
