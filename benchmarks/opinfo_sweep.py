@@ -310,7 +310,8 @@ def summarize(results: list[dict]) -> dict:
             "minicomp_passed_percent": percent(counts["passed"] + counts["passed_with_fallback"]),
             "passed_without_fallback": counts["passed"], "passed_without_fallback_percent": percent(counts["passed"]),
             "passed_with_fallback": counts["passed_with_fallback"], "errors": counts["error"],
-            "mismatches": counts["mismatch"], "passed_by_float64_rule": closer_to_float64, "top_fallback_ops": fallback_counter.most_common(25),
+            "mismatches": counts["mismatch"], "passed_by_float64_rule": closer_to_float64,
+            "top_fallback_ops": fallback_counter.most_common(25),
             "error_types": error_counter.most_common(), "whole_graph_reasons": whole_graph_counter.most_common(15)}
 
 

@@ -92,7 +92,7 @@ def weight_grad(ctx: Context, grad: Value, x: Value, weight: Value, stride, padd
     more than K positions (the tail the forward never reached) and is sliced back to K.
     """
     batch = x.shape[0]
-    out_channels, group_in = weight.shape[0], weight.shape[1]
+    group_in = weight.shape[1]
     spatial_x = tuple(x.shape[2:])
     spatial = len(spatial_x)
     grouped = ctx.reshape(x, (batch, groups, group_in, *spatial_x))
