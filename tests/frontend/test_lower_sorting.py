@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minicomp
-from helpers import check_lowering as check, compile_and_compare, fallback_ops, random_tensor as make
+from helpers import check_lowering as check, compile_and_compare, examples, fallback_ops, random_tensor as make
 
 
 def with_nans(shape, seed=0):
@@ -75,3 +77,26 @@ def test_long_sorts_and_unsorted_topk_are_left_to_torch():
     reports = compile_and_compare(lambda v: torch.topk(v, 3, sorted=False).values.sort().values, make((20,)),
                                   grad=False)
     assert fallback_ops(reports) == ["aten.topk.default"]
+
+
+SPECIALS = torch.tensor([0.0, -0.0, float("inf"), float("-inf"), float("nan")])
+
+
+@settings(max_examples=examples(20), deadline=None)
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=3).map(tuple),
+       dtype=st.sampled_from([torch.float32, torch.int64]), descending=st.booleans(),
+       seed=st.integers(0, 2**16), data=st.data())
+def test_rank_sort_is_torchs_stable_sort(shape, dtype, descending, seed, data):
+    # few distinct values (ties), signed zeros, infinities and NaNs: values and indices must equal
+    # torch's stable sort exactly
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+    x = make(shape, torch.int64, seed=seed, bound=2).to(dtype)
+    if dtype.is_floating_point:
+        pick = torch.randint(0, 2 * len(SPECIALS), shape, generator=torch.Generator().manual_seed(seed + 1))
+        x = torch.where(pick < len(SPECIALS), SPECIALS[pick.clamp(max=len(SPECIALS) - 1)], x)
+    function = lambda v: torch.sort(v, dim=dim, descending=descending, stable=True)  # noqa: E731
+    torch._dynamo.reset()
+    values, indices = torch.compile(function, backend="minicomp", options={"fallback": False})(x)
+    expected = function(x)
+    torch.testing.assert_close(values, expected.values, equal_nan=True, rtol=0, atol=0)
+    assert torch.equal(values.signbit(), expected.values.signbit()) and torch.equal(indices, expected.indices)
