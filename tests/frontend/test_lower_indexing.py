@@ -222,6 +222,16 @@ def test_index_put_of_several_values_keeps_the_last_duplicate_like_eager_on_cpu(
         check(fn, make((4, 3)), rows[1:], columns[1:], make((3, 3), seed=1))
 
 
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf")])
+def test_embedding_with_max_norm_renormalizes_the_rows_it_reads(norm_type):
+    def fn(weight, tokens):
+        table = weight.clone()
+        rows = torch.nn.functional.embedding(tokens, table, max_norm=1.5, norm_type=norm_type)
+        return rows, table  # the table itself is renormalized in place, as in eager
+    weight = make((6, 4)) * torch.tensor([[0.1], [1.0], [0.2], [2.0], [0.3], [1.0]])  # some rows under 1.5
+    check(fn, weight, torch.tensor([[0, 3], [3, 5], [1, 0]]), grad=False)
+
+
 def test_embedding_and_its_gradient():
     def fn(weight, tokens):
         padded = torch.nn.functional.embedding(tokens, weight, padding_idx=0)

@@ -118,6 +118,34 @@ def embedding(ctx: Context, weight: Value, indices: Value, padding_idx=-1, scale
     return index_tensor(ctx, weight, [indices])
 
 
+@register(aten.embedding_renorm.default)
+def embedding_renorm(ctx: Context, weight: Value, indices: Value, max_norm: float, norm_type: float) -> Value:
+    """The weight with each row that `indices` selects scaled by max_norm / (norm + 1e-7) where its p-norm
+    exceeds max_norm (what embedding(max_norm=...) does to its table); norms in float64, like torch's."""
+    if weight.rank != 2 or not weight.dtype.is_float or not indices.dtype.is_integer or norm_type <= 0:
+        raise Unsupported(f"embedding_renorm of a {weight.rank}-d {weight.dtype!r} table, norm {norm_type}")
+    rows = weight.shape[0]
+    flat = ctx.reshape(ctx.cast(indices, DType.INT64), (indices.numel,))
+    counts = ctx.add(Op.SCATTER, ctx.full(0, DType.INT64, (rows,)), flat, ctx.full(1, DType.INT64, flat.shape),
+                     axis=0, reduce="sum")
+    magnitudes = ctx.add(Op.ABS, ctx.cast(weight, DType.FLOAT64))
+    if norm_type == math.inf:
+        norm = ctx.add(Op.MAX, magnitudes, axes=(1,), keepdim=True)
+    else:
+        powered = magnitudes if norm_type == 1 else ctx.elementwise(Op.POW, magnitudes, float(norm_type),
+                                                                    dtype=DType.FLOAT64)
+        norm = ctx.add(Op.SUM, powered, axes=(1,), keepdim=True)
+        if norm_type != 1:
+            norm = ctx.elementwise(Op.POW, norm, 1.0 / norm_type, dtype=DType.FLOAT64)
+    scale = ctx.elementwise(Op.DIV, float(max_norm), ctx.elementwise(Op.ADD, norm, 1e-7, dtype=DType.FLOAT64),
+                            dtype=DType.FLOAT64)
+    too_long = ctx.elementwise(Op.GT, norm, float(max_norm), dtype=DType.FLOAT64)
+    selected = ctx.add(Op.BITWISE_AND, ctx.reshape(ctx.elementwise(Op.NE, counts, 0, dtype=DType.INT64), (rows, 1)),
+                       too_long)
+    scaled = ctx.add(Op.MUL, weight, ctx.expand_to(ctx.cast(scale, weight.dtype), weight.shape))
+    return ctx.add(Op.WHERE, ctx.expand_to(selected, weight.shape), scaled, weight)
+
+
 @register(aten.index_put.default, aten._unsafe_index_put.default)
 def index_put(ctx: Context, x: Value, indices: list, values: Value, accumulate=False) -> Value:
     """x[indices] = values (SCATTER assign) or += values (SCATTER sum) on the 3-d view of the index plan."""
