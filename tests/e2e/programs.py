@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 FLOAT_UNARY = {
     "tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu, "abs": torch.abs, "neg": torch.neg,
-    "sin": torch.sin, "exp_tanh": lambda t: torch.exp(torch.tanh(t)), "log1p_abs": lambda t: torch.log1p(t.abs()),
+    # sin of a large argument turns the last-bit difference of how two backends computed it (x**9 after
+    # two cubes) into a visible one; the chains test the compiler, not that conditioning, so it is bounded
+    "sin": lambda t: torch.sin(t.clamp(-4.0, 4.0)), "exp_tanh": lambda t: torch.exp(torch.tanh(t)), "log1p_abs": lambda t: torch.log1p(t.abs()),
     "square": lambda t: t * t, "gelu": F.gelu, "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
     "silu": F.silu, "clamp": lambda t: t.clamp(-1.0, 1.5), "rsqrt_1p": lambda t: torch.rsqrt(t * t + 1),
     "cube": lambda t: t ** 3, "leaky_relu": lambda t: F.leaky_relu(t, 0.1), "scale": lambda t: t * 2.5 - 1,
