@@ -55,25 +55,15 @@ def bessel(ctx: Context, x: Value, order: int, scaled: bool) -> Value:
     return where(ctx, small, series, ctx.add(Op.MUL, large, ctx.add(Op.EXP, magnitude)))
 
 
-@register(aten.i0.default, aten.special_modified_bessel_i0.default)
-@float64_unary
-def i0(ctx: Context, x: Value) -> Value:
-    return bessel(ctx, x, 0, scaled=False)
+def bessel_lowering(order: int, scaled: bool):
+    """The lowering of one of the four functions: promote, evaluate in float64, round once."""
+    def formula(ctx: Context, x: Value) -> Value:
+        return bessel(ctx, x, order, scaled)
+    formula.__doc__ = f"{'e^-|x| ' if scaled else ''}I{order}(x)"
+    return float64_unary(formula)
 
 
-@register(aten.special_i0e.default)
-@float64_unary
-def i0e(ctx: Context, x: Value) -> Value:
-    return bessel(ctx, x, 0, scaled=True)
-
-
-@register(aten.special_i1.default, aten.special_modified_bessel_i1.default)
-@float64_unary
-def i1(ctx: Context, x: Value) -> Value:
-    return bessel(ctx, x, 1, scaled=False)
-
-
-@register(aten.special_i1e.default)
-@float64_unary
-def i1e(ctx: Context, x: Value) -> Value:
-    return bessel(ctx, x, 1, scaled=True)
+register(aten.i0.default, aten.special_modified_bessel_i0.default)(bessel_lowering(0, scaled=False))
+register(aten.special_i0e.default)(bessel_lowering(0, scaled=True))
+register(aten.special_i1.default, aten.special_modified_bessel_i1.default)(bessel_lowering(1, scaled=False))
+register(aten.special_i1e.default)(bessel_lowering(1, scaled=True))
