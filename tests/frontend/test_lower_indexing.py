@@ -59,6 +59,20 @@ def test_scatter_of_one_value_and_of_one_source_per_row():
     check(fn, make((3, 5)), index, torch.tensor([[2], [0], [2]]), make((3, 1), seed=1))
 
 
+def test_scatter_of_one_value_into_bool_and_integer_tensors():
+    def fn(mask, counts, index):
+        return mask.scatter(1, index, True), counts.scatter(0, index.T, -3), mask.scatter(1, index[:, :1], False)
+    index = torch.tensor([[0, 3, 0], [2, 1, 2]])
+    check(fn, make((2, 4), torch.bool), make((4, 2), torch.int64), index)
+
+
+def test_cumprod_gradient_through_zeros():
+    # torch's cumprod backward marks the first zero of each row with a bool scatter
+    x = make((3, 6))
+    x[0, 2] = x[1, 0] = x[1, 4] = 0.0
+    check(lambda v: torch.cumprod(v, 1), x)
+
+
 def test_scatter_keeps_the_sign_of_written_zeros():
     def fn(x, column, source):
         return x.scatter(1, column, source)

@@ -174,3 +174,10 @@ def test_as_strided_scatter(lowered):
         return (torch.as_strided_scatter(x, source, (2, 3), (1, 4), 2),
                 torch.as_strided_scatter(x, source[:1, :1], (1, 1), (5, 5), 14))
     check(lowered, ["aten.as_strided_scatter.default"], fn, make((3, 5)), make((2, 3), seed=1))
+
+
+@pytest.mark.parametrize("pad", [(2, 1), (1, 0, 2, 3), (1, 2, 0, 1, 2, 0), (-1, 2, 1, -1)])
+def test_replicate_padding_and_its_gradient(lowered, pad):
+    shape = (2, 3, 4, 5, 6)[: 2 + len(pad) // 2] if len(pad) // 2 > 1 else (2, 3, 5)
+    backward = f"aten.replication_pad{len(pad) // 2}d_backward.default"
+    check(lowered, [backward], lambda x: F.pad(x, pad, mode="replicate"), make(shape))

@@ -254,12 +254,15 @@ def scatter_source(ctx: Context, x: Value, dim: int, index: Value, source: Value
 
 @register(aten.scatter.value)
 def scatter_value(ctx: Context, x: Value, dim: int, index: Value, value) -> Value:
-    """Writing one value: where(written, value, x); duplicates all write the same value."""
-    if isinstance(value, Value) or x.dtype is DType.BOOL:
-        raise Unsupported("scatter of a tensor value or into a bool tensor")
-    axis, x1, index1, _ = _gather_operands(ctx, x, dim, index)
-    fill = ctx.full(stored_value(value, x.dtype), x.dtype, x1.shape)
-    return ctx.reshape(ctx.add(Op.WHERE, _written_mask(ctx, x1.shape, index1, axis), fill, x1), x.shape)
+    """Writing one value: SCATTER assign of that value, shaped like the index."""
+    return _scatter(ctx, x, dim, index, _value_like_index(ctx, value, x.dtype, index), "assign")
+
+
+def _value_like_index(ctx: Context, value, dtype: DType, index: Value) -> Value:
+    """A scalar (or one-element tensor) `value` of `dtype`, repeated to the index's shape."""
+    if isinstance(value, Value):
+        return ctx.expand_to(ctx.reshape(ctx.cast(value, dtype), ()), index.shape)
+    return ctx.full(stored_value(value, dtype), dtype, index.shape)
 
 
 LEGACY_SCATTER_REDUCTIONS = {"add": "sum", "multiply": "prod"}
@@ -274,10 +277,8 @@ def scatter_legacy_reduce(ctx: Context, x: Value, dim: int, index: Value, source
 @register(aten.scatter.value_reduce)
 def scatter_value_reduce(ctx: Context, x: Value, dim: int, index: Value, value, reduce: str) -> Value:
     """scatter(..., value, reduce=...): the value as a source shaped like the index."""
-    if isinstance(value, Value) or x.dtype is DType.BOOL:
-        raise Unsupported("scatter of a tensor value or into a bool tensor")
-    source = ctx.full(stored_value(value, x.dtype), x.dtype, index.shape)
-    return _scatter(ctx, x, dim, index, source, LEGACY_SCATTER_REDUCTIONS[reduce])
+    return _scatter(ctx, x, dim, index, _value_like_index(ctx, value, x.dtype, index),
+                    LEGACY_SCATTER_REDUCTIONS[reduce])
 
 
 @register(aten.scatter_reduce.two)

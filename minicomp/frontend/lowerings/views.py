@@ -125,6 +125,25 @@ def as_strided_scatter(ctx: Context, x: Value, src: Value, size, stride, storage
     return ctx.reshape(written, x.shape)
 
 
+@register(aten.replication_pad1d_backward, aten.replication_pad2d_backward, aten.replication_pad3d_backward)
+def replication_pad_backward(ctx: Context, grad: Value, x: Value, padding) -> Value:
+    """The forward reads x at clamp(i - left, 0, n - 1) along each padded axis: send the gradient back
+    there with a SCATTER sum, one axis at a time (padding lists the last axis first, as in F.pad)."""
+    for position in range(len(padding) // 2):
+        axis = grad.rank - 1 - position
+        left, length, size = padding[2 * position], grad.shape[axis], x.shape[axis]
+        if not (length.is_Integer and size.is_Integer):
+            raise Unsupported("replication padding backward over a dynamic-size axis")
+        source = ctx.add(Op.IOTA, length=length, start=-int(left), step=1, dtype=DType.INT64)
+        source = ctx.elementwise(Op.MINIMUM, ctx.elementwise(Op.MAXIMUM, source, 0, dtype=DType.INT64),
+                                 int(size) - 1, dtype=DType.INT64)
+        column = ctx.reshape(source, tuple(length if d == axis else 1 for d in range(grad.rank)))
+        target_shape = tuple(size if d == axis else s for d, s in enumerate(grad.shape))
+        zeros = ctx.full(0, grad.dtype, target_shape)
+        grad = ctx.add(Op.SCATTER, zeros, ctx.expand_to(column, grad.shape), grad, axis=axis, reduce="sum")
+    return grad
+
+
 # -- slicing ------------------------------------------------------------------------------------
 
 def slice_bound(index, size, default) -> sympy.Expr:
