@@ -31,10 +31,12 @@ def _comes_first(ctx: Context, a: Value, b: Value, descending: bool) -> tuple[Va
             a, b = ctx.cast(a, DType.UINT8), ctx.cast(b, DType.UINT8)
         return ctx.add(Op.GT if descending else Op.LT, a, b), ctx.add(Op.EQ, a, b)
     nan_a, nan_b = ctx.add(Op.NE, a, a), ctx.add(Op.NE, b, b)
-    if descending:
-        before = ctx.add(Op.BITWISE_OR, ctx.add(Op.GT, a, b), ctx.add(Op.BITWISE_AND, nan_a, ctx.add(Op.LOGICAL_NOT, nan_b)))
-    else:
-        before = ctx.add(Op.BITWISE_OR, ctx.add(Op.LT, a, b), ctx.add(Op.BITWISE_AND, ctx.add(Op.LOGICAL_NOT, nan_a), nan_b))
+    if descending:  # NaN first
+        nan_first = ctx.add(Op.BITWISE_AND, nan_a, ctx.add(Op.LOGICAL_NOT, nan_b))
+        before = ctx.add(Op.BITWISE_OR, ctx.add(Op.GT, a, b), nan_first)
+    else:  # NaN last
+        nan_last = ctx.add(Op.BITWISE_AND, ctx.add(Op.LOGICAL_NOT, nan_a), nan_b)
+        before = ctx.add(Op.BITWISE_OR, ctx.add(Op.LT, a, b), nan_last)
     tie = ctx.add(Op.BITWISE_OR, ctx.add(Op.EQ, a, b), ctx.add(Op.BITWISE_AND, nan_a, nan_b))
     return before, tie
 
