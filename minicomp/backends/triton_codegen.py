@@ -8,15 +8,11 @@ kept in registers at the kernel's own position, which fusion_rules guarantees is
 Low-precision floats are loaded into float32 and rounded only when stored or explicitly cast.
 
 A reduction is persistent (the whole row in one block) when its row has at most MAX_PERSISTENT_ROW
-elements, known at compile time. Otherwise it is looped, as in Inductor: one loop over the row in
-RBLOCK chunks per level of reductions (a reduction that reads another one's result, like softmax's sum
-after its max, needs the next loop), each keeping an [XBLOCK, RBLOCK] accumulator that is reduced
-after the loop, and a last loop that recomputes and stores the full-size outputs.
+elements, known at compile time; otherwise triton_loops.LoopedKernelWriter loops over the row.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
 import sympy
@@ -77,6 +73,8 @@ class KernelSource:
 class KernelWriter:
     """Generates the source for one kernel; see the module docstring for the scheme."""
 
+    looped = False  # reductions hold the whole row (LoopedKernelWriter overrides `body`)
+
     def __init__(self, kernel: Kernel):
         self.kernel = kernel
         self.lines: list[str] = []
@@ -86,7 +84,6 @@ class KernelWriter:
         self.inputs = list(kernel.inputs)
         self.signature = next((s for s in map(signature_of, kernel.nodes) if s is not None), None)
         self.after_reduction = self._after_reduction()
-        self.looped = self.signature is not None and needs_loop(self.signature.reduced)
         self.names = 0
 
     # -- sizes and indices ----------------------------------------------------------------
@@ -108,17 +105,6 @@ class KernelWriter:
             self.lines.append(f"{name} = {code}")
             self.memo[key] = name
         return self.memo[key]
-
-    @contextlib.contextmanager
-    def scope(self):
-        """Lines and names defined inside (a loop body) are collected apart and forgotten afterwards."""
-        outer_lines, outer_memo = self.lines, self.memo
-        self.lines, self.memo = [], dict(outer_memo)
-        body = self.lines
-        try:
-            yield body
-        finally:
-            self.lines, self.memo = outer_lines, outer_memo
 
     def coordinates(self, index: str, shape) -> list[str]:
         """Row-major coordinates of a linear index."""
@@ -305,12 +291,12 @@ class KernelWriter:
             return f"tl.reduce(tl.where(lmask, {loaded}, 1), 1, tm.product)[:, None]"
         if op in (Op.ARGMAX, Op.ARGMIN):
             low = op is Op.ARGMAX
-            filled = f"tl.where(lmask, {loaded}, {_extreme(dtype, lowest=low)})"
+            filled = f"tl.where(lmask, {loaded}, {extreme_literal(dtype, lowest=low)})"
             positions = "tl.broadcast_to(rindex, [XBLOCK, RBLOCK])"
             combine = "tm.argmax_combine" if low else "tm.argmin_combine"
             return f"tl.reduce(({filled}, {positions}), 1, {combine})[1][:, None].to(tl.int64)"
         largest = op is Op.MAX or (op is Op.SUM and dtype is DType.BOOL)
-        filled = f"tl.where(lmask, {loaded}, {_extreme(dtype, lowest=largest)})"
+        filled = f"tl.where(lmask, {loaded}, {extreme_literal(dtype, lowest=largest)})"
         return f"tl.reduce({filled}, 1, {'tm.maximum' if largest else 'tm.minimum'})[:, None]"
 
     @property
@@ -324,83 +310,6 @@ class KernelWriter:
             if node.op in REDUCTION or any(p is not None and id(p) in result for p in upstream):
                 result.add(id(node))
         return result
-
-    # -- looped reductions ----------------------------------------------------------------
-    def reduction_levels(self) -> list[list[Node]]:
-        """Reductions grouped by how many reductions they read through: each group is one loop."""
-        depth: dict[int, int] = {}
-        for node in self.kernel.nodes:
-            upstream = max((depth.get(id(self.producer.get(id(v))), 0) for v in node.inputs), default=0)
-            depth[id(node)] = upstream + (1 if node.op in REDUCTION else 0)
-        levels: dict[int, list[Node]] = {}
-        for node in self.kernel.nodes:
-            if node.op in REDUCTION:
-                levels.setdefault(depth[id(node)], []).append(node)
-        return [levels[level] for level in sorted(levels)]
-
-    def loop(self, fill) -> list[str]:
-        """`for roffset ...:` over the row, with the chunk's indices and masks and what `fill` emits."""
-        with self.scope() as body:
-            self.lines += ["rindex = roffset + rbase", f"rmask = rindex < {self.size(self.signature.reduced)}",
-                           "lmask = xmask & rmask"]
-            self.lines += self._row_index_lines()
-            fill()
-        header = f"for roffset in range(0, {self.size(self.signature.reduced)}, RBLOCK):"
-        return [header] + ["    " + line for line in body]
-
-    def accumulate(self, node: Node, before: list, after: list) -> None:
-        """Fold this chunk into the node's [XBLOCK, RBLOCK] accumulator; `before`/`after` get its
-        initialisation and the final reduction over the accumulator."""
-        source = node.inputs[0]
-        op, dtype = node.op, source.dtype
-        accumulator_type = "tl.int32" if dtype is DType.BOOL else compute_type(dtype)
-        loaded = self.emit(source, "lindex", "lmask")
-        acc = f"acc{self.names}"
-        self.names += 1
-        block = "[XBLOCK, RBLOCK]"
-        if op in (Op.ARGMAX, Op.ARGMIN):
-            extreme = _extreme(dtype, lowest=op is Op.ARGMAX)
-            combine = "tm.argmax_combine" if op is Op.ARGMAX else "tm.argmin_combine"
-            before += [f"{acc} = tl.full({block}, {extreme}, {accumulator_type})",
-                       f"{acc}_index = tl.full({block}, {2 ** 62}, tl.int64)"]  # loses every tie
-            self.lines.append(f"{acc}, {acc}_index = {combine}({acc}, {acc}_index, tl.where(lmask, {loaded}, "
-                              f"{extreme}).to({accumulator_type}), tl.broadcast_to(rindex, {block}))")
-            after.append((node, f"tl.reduce(({acc}, {acc}_index), 1, {combine})[1][:, None].to(tl.int64)"))
-            return
-        if op is Op.SUM and dtype is not DType.BOOL:
-            identity, update, final = "0", "{0} + {1}", f"tl.sum({acc}, 1)[:, None]"
-        elif op is Op.PROD:
-            identity, update, final = "1", "{0} * {1}", f"tl.reduce({acc}, 1, tm.product)[:, None]"
-        else:
-            largest = op is Op.MAX or op is Op.SUM  # a bool sum is "any"
-            function = "tm.maximum" if largest else "tm.minimum"
-            identity = _extreme(dtype, lowest=largest)
-            update, final = function + "({0}, {1})", f"tl.reduce({acc}, 1, {function})[:, None]"
-        before.append(f"{acc} = tl.full({block}, {identity}, {accumulator_type})")
-        chunk = f"tl.where(lmask, {loaded}, {identity}).to({accumulator_type})"
-        self.lines.append(f"{acc} = " + update.format(acc, chunk))
-        after.append((node, final))
-
-    def looped_lines(self) -> list[str]:
-        """The looped kernel body: a loop per reduction level, then a loop storing full-size outputs."""
-        self.lines = [
-            "xindex = (tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)[:, None]).to(tl.int64)",
-            "rbase = tl.arange(0, RBLOCK)[None, :].to(tl.int64)",
-            f"xmask = xindex < {self.size(self.signature.outer)}",
-        ]
-        for level in self.reduction_levels():
-            before: list = []
-            after: list = []
-            body = self.loop(lambda: [self.accumulate(node, before, after) for node in level])
-            self.lines += before + body
-            for node, final in after:
-                self.memo[("own", id(node.output))] = self.define(final, "r")
-        outputs = list(enumerate(self.kernel.outputs))
-        full = {i for i, v in outputs if self.position(v)[0] == "lindex"}
-        if full:
-            self.lines += self.loop(lambda: self.lines.extend(self.store(i, v) for i, v in outputs if i in full))
-        self.lines += [self.store(i, v) for i, v in outputs if i not in full]
-        return self.lines
 
     # -- the whole kernel ----------------------------------------------------------------
     def store(self, position: int, value: Value) -> str:
@@ -422,13 +331,8 @@ class KernelWriter:
             ]
         else:
             outer, reduced = self.signature.outer, self.signature.reduced
-        if self.looped:
-            body = self.looped_lines()
-        else:
-            if self.signature is not None:
-                prologue = self._reduction_prologue()
-            stores = [self.store(position, value) for position, value in enumerate(self.kernel.outputs)]
-            body = prologue + self.lines + stores
+            prologue = None
+        body = self.body(prologue)
         arguments = [f"in_ptr{i}" for i in range(len(self.inputs))]
         arguments += [f"out_ptr{i}" for i in range(len(self.kernel.outputs))]
         arguments += [f"ks{i}" for i in range(len(self.sizes))]
@@ -438,6 +342,13 @@ class KernelWriter:
         lines += ["    " + line for line in body]
         return KernelSource(name, "\n".join(lines) + "\n", self.inputs, list(self.kernel.outputs),
                             list(self.sizes.values()), outer, reduced, self.signature is not None, self.looped)
+
+    def body(self, prologue: list[str] | None) -> list[str]:
+        """The kernel's statements: index setup (a pointwise kernel's `prologue`), computation, stores."""
+        if prologue is None:
+            prologue = self._reduction_prologue()
+        stores = [self.store(position, value) for position, value in enumerate(self.kernel.outputs)]
+        return prologue + self.lines + stores
 
     def _row_index_lines(self) -> list[str]:
         """lindex of every element of the reduction domain from xindex and rindex (defined in self.lines)."""
@@ -474,7 +385,7 @@ def _literal(value) -> str:
     return repr(value)
 
 
-def _extreme(dtype: DType, lowest: bool) -> str:
+def extreme_literal(dtype: DType, lowest: bool) -> str:
     """The identity of max (lowest=True) or min over `dtype`."""
     if dtype.is_float:
         return 'float("-inf")' if lowest else 'float("inf")'
@@ -498,4 +409,8 @@ def needs_loop(reduced) -> bool:
 
 def write_kernel(kernel: Kernel, name: str) -> KernelSource:
     """Triton source for `kernel` under the function name `name`."""
-    return KernelWriter(kernel).write(name)
+    from minicomp.backends.triton_loops import LoopedKernelWriter  # it builds on this module
+
+    signature = next((s for s in map(signature_of, kernel.nodes) if s is not None), None)
+    looped = signature is not None and needs_loop(signature.reduced)
+    return (LoopedKernelWriter if looped else KernelWriter)(kernel).write(name)
