@@ -139,3 +139,31 @@ def random_tensor(shape, dtype=torch.float32, seed: int = 0, bound: int = 9) -> 
     if dtype is torch.bool:
         return torch.randint(0, 2, shape, generator=generator).bool()
     return torch.randint(-bound, bound + 1, shape, generator=generator, dtype=dtype)
+
+
+# Formula lowerings (math, special functions) must meet assert_close's float defaults against eager.
+FORMULA_TOLERANCES = {torch.float32: dict(rtol=1.3e-6, atol=1e-5), torch.float64: dict(rtol=1e-7, atol=1e-7)}
+
+
+def edge_and_random_values(edges: Sequence[float], dtype: torch.dtype, seed: int, count: int,
+                           scales: Sequence[float]) -> torch.Tensor:
+    """The edge values, then `count` seeded normal values times each of `scales` in turn (both signs)."""
+    generator = torch.Generator().manual_seed(seed)
+    random = torch.randn(count, generator=generator, dtype=torch.float64)
+    random = random * torch.tensor(scales, dtype=torch.float64).repeat(count // len(scales))
+    return torch.cat([torch.tensor(edges, dtype=torch.float64), random]).to(dtype)
+
+
+def check_formula(fn: Callable, *inputs: Any, dtype: torch.dtype, grad: bool = True) -> None:
+    """Compare with eager at FORMULA_TOLERANCES[dtype] and require that nothing ran through torch."""
+    reports = compile_and_compare(fn, *inputs, grad=grad, **FORMULA_TOLERANCES[dtype])
+    assert fallback_ops(reports) == []
+
+
+def assert_as_accurate_as_eager(got: torch.Tensor, want: torch.Tensor, exact: torch.Tensor) -> None:
+    """Each element of `got` is within FORMULA_TOLERANCES of eager's `want`, or no further than it from
+    `exact` (the same op in float64): where eager itself is the less accurate one, that is not a failure."""
+    close = torch.isclose(got, want, equal_nan=True, **FORMULA_TOLERANCES[want.dtype])
+    closer = (got.detach().double() - exact.detach()).abs() <= (want.detach().double() - exact.detach()).abs()
+    good = close | closer
+    assert bool(good.all()), (got[~good], want[~good])

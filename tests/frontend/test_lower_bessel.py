@@ -7,21 +7,19 @@ import math
 import pytest
 import torch
 
-from helpers import compile_and_compare, fallback_ops
+from helpers import (FORMULA_TOLERANCES, assert_as_accurate_as_eager, compile_and_compare, edge_and_random_values,
+                     fallback_ops)
 
 EDGES = [0.0, -0.0, 1e-30, -1e-8, 0.5, -3.0, 19.99, 20.0, 20.01, -25.0, 50.0, 88.0, 89.5, -100.0, 700.0, 714.0,
          math.inf, -math.inf, math.nan]
 FUNCTIONS = {"i0": torch.i0, "i0e": torch.special.i0e, "i1": torch.special.i1, "i1e": torch.special.i1e,
              "modified_bessel_i0": torch.special.modified_bessel_i0,
              "modified_bessel_i1": torch.special.modified_bessel_i1}
-TOLERANCES = {torch.float32: dict(rtol=1.3e-6, atol=1e-5), torch.float64: dict(rtol=1e-7, atol=1e-7)}
 
 
 def values(dtype, seed=0):
     """Edges (both sides of the switch between the series at |x| = 20, overflow, inf, nan), then random values."""
-    generator = torch.Generator().manual_seed(seed)
-    random = torch.randn(60, generator=generator, dtype=torch.float64) * torch.tensor([0.5, 5.0, 50.0]).repeat(20)
-    return torch.cat([torch.tensor(EDGES, dtype=torch.float64), random]).to(dtype)
+    return edge_and_random_values(EDGES, dtype, seed, 60, (0.5, 5.0, 50.0))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -32,15 +30,13 @@ def test_forward_is_as_accurate_as_eager(name, dtype):
     function, x = FUNCTIONS[name], values(dtype)
     got = torch.compile(function, backend="minicomp", options={"fallback": False})(x)
     want, exact = function(x), function(x.double())
-    close = torch.isclose(got, want, equal_nan=True, **TOLERANCES[dtype])
-    closer = (got.double() - exact).abs() <= (want.double() - exact).abs()
-    assert bool((close | closer).all()), (x[~(close | closer)], got[~(close | closer)], want[~(close | closer)])
+    assert_as_accurate_as_eager(got, want, exact)
 
 
 @pytest.mark.parametrize("name", ["i0", "i0e", "i1", "i1e"])
 def test_gradients(name):
     x = values(torch.float64, seed=1)[19:].clone()  # finite values: the gradient formulas divide by x
-    reports = compile_and_compare(FUNCTIONS[name], x, **TOLERANCES[torch.float64])
+    reports = compile_and_compare(FUNCTIONS[name], x, **FORMULA_TOLERANCES[torch.float64])
     assert fallback_ops(reports) == []
 
 
