@@ -14,9 +14,9 @@ import math
 from torch import ops
 
 from minicomp.frontend.lowerings.common import Context, register
-from minicomp.frontend.lowerings.math import apply, where
-from minicomp.frontend.lowerings.special import float64_unary, horner
-from minicomp.ir import Op, Value
+from minicomp.frontend.lowerings.math import apply, in_float64, where
+from minicomp.frontend.lowerings.special import horner
+from minicomp.ir import DType, Op, Value
 
 aten = ops.aten
 
@@ -57,10 +57,10 @@ def bessel(ctx: Context, x: Value, order: int, scaled: bool) -> Value:
 
 def bessel_lowering(order: int, scaled: bool):
     """The lowering of one of the four functions: promote, evaluate in float64, round once."""
-    def formula(ctx: Context, x: Value) -> Value:
+    def formula(ctx: Context, x: Value, dtype: DType) -> Value:
         return bessel(ctx, x, order, scaled)
     formula.__doc__ = f"{'e^-|x| ' if scaled else ''}I{order}(x)"
-    return float64_unary(formula)
+    return in_float64(formula)
 
 
 register(aten.i0.default, aten.special_modified_bessel_i0.default)(bessel_lowering(0, scaled=False))

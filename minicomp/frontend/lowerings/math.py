@@ -163,7 +163,7 @@ def scaled_erfc_parts(ctx: Context, a: Value) -> tuple[Value, Value]:
 
 
 def in_float64(formula):
-    """A unary lowering computing `formula(ctx, x, dtype)` in float64 (float64-accurate coefficients), rounding once."""
+    """A unary lowering computing `formula(ctx, x, dtype)` in float64 and rounding once to torch's result `dtype`."""
     def lower(ctx: Context, x: Value) -> Value:
         dtype = ctx.promote(x, kind=INT_TO_FLOAT)
         return ctx.cast(formula(ctx, ctx.cast(x, DType.FLOAT64), dtype), dtype)

@@ -13,7 +13,7 @@ import math
 import struct
 
 from minicomp.frontend.lowerings.common import INT_TO_FLOAT, Context, Unsupported, register
-from minicomp.frontend.lowerings.math import apply, where
+from minicomp.frontend.lowerings.math import apply, in_float64, where
 from minicomp.ir import DType, Op, Value
 from torch import ops
 
@@ -39,15 +39,6 @@ POLYGAMMA_SHIFT = 16
 MAX_POLYGAMMA_ORDER = 20  # the Euler-Maclaurin tail after 16 shifts stays below 1e-12 relative up to here
 
 
-def float64_unary(formula):
-    """A unary lowering computing `formula` in float64 and rounding once to torch's result dtype."""
-    def lower(ctx: Context, x: Value) -> Value:
-        dtype = ctx.promote(x, kind=INT_TO_FLOAT)
-        return ctx.cast(formula(ctx, ctx.cast(x, DType.FLOAT64)), dtype)
-    lower.__doc__ = formula.__doc__
-    return lower
-
-
 def is_pole(ctx: Context, x: Value) -> Value:
     """Whether x is 0, a negative integer or -inf (the poles of Gamma)."""
     return ctx.add(Op.BITWISE_AND, apply(ctx, Op.LE, x, 0), ctx.add(Op.EQ, x, ctx.add(Op.FLOOR, x)))
@@ -70,8 +61,8 @@ def lanczos_lgamma(ctx: Context, x: Value) -> Value:
 
 
 @register(aten.lgamma.default)
-@float64_unary
-def lgamma(ctx: Context, x: Value) -> Value:
+@in_float64
+def lgamma(ctx: Context, x: Value, dtype: DType) -> Value:
     """lgamma by Lanczos for x >= 1/2 and log(pi / |sin(pi x)|) - lgamma(1 - x) below; inf at the poles."""
     reflected = apply(ctx, Op.LT, x, 0.5)
     value = lanczos_lgamma(ctx, where(ctx, reflected, apply(ctx, Op.SUB, 1, x), x))
@@ -95,8 +86,8 @@ def shifted_digamma(ctx: Context, y: Value) -> Value:
 
 
 @register(aten.digamma.default)
-@float64_unary
-def digamma(ctx: Context, x: Value) -> Value:
+@in_float64
+def digamma(ctx: Context, x: Value, dtype: DType) -> Value:
     """digamma with reflection digamma(1 - x) - pi / tan(pi x) below 1/2, like torch: -1/x at +-0 (-inf at +0,
     inf at -0), nan at negative integers and -inf."""
     reflected = apply(ctx, Op.LT, x, 0.5)
