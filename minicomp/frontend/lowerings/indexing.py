@@ -126,8 +126,6 @@ def embedding_renorm(ctx: Context, weight: Value, indices: Value, max_norm: floa
         raise Unsupported(f"embedding_renorm of a {weight.rank}-d {weight.dtype!r} table, norm {norm_type}")
     rows = weight.shape[0]
     flat = ctx.reshape(ctx.cast(indices, DType.INT64), (indices.numel,))
-    counts = ctx.add(Op.SCATTER, ctx.full(0, DType.INT64, (rows,)), flat, ctx.full(1, DType.INT64, flat.shape),
-                     axis=0, reduce="sum")
     magnitudes = ctx.add(Op.ABS, ctx.cast(weight, DType.FLOAT64))
     if norm_type == math.inf:
         norm = ctx.add(Op.MAX, magnitudes, axes=(1,), keepdim=True)
@@ -140,8 +138,7 @@ def embedding_renorm(ctx: Context, weight: Value, indices: Value, max_norm: floa
     scale = ctx.elementwise(Op.DIV, float(max_norm), ctx.elementwise(Op.ADD, norm, 1e-7, dtype=DType.FLOAT64),
                             dtype=DType.FLOAT64)
     too_long = ctx.elementwise(Op.GT, norm, float(max_norm), dtype=DType.FLOAT64)
-    selected = ctx.add(Op.BITWISE_AND, ctx.reshape(ctx.elementwise(Op.NE, counts, 0, dtype=DType.INT64), (rows, 1)),
-                       too_long)
+    selected = ctx.add(Op.BITWISE_AND, ctx.reshape(_written_mask(ctx, (rows,), flat, axis=0), (rows, 1)), too_long)
     scaled = ctx.add(Op.MUL, weight, ctx.expand_to(ctx.cast(scale, weight.dtype), weight.shape))
     return ctx.add(Op.WHERE, ctx.expand_to(selected, weight.shape), scaled, weight)
 
@@ -201,11 +198,15 @@ def _single_value(ctx: Context, values: Value) -> Value | None:
     return None
 
 
+def _hits(ctx: Context, shape: tuple, index: Value, axis: int, start: int = 0) -> Value:
+    """int64 tensor of `shape`: `start` plus how many times a scatter along `axis` with `index` writes there."""
+    ones = ctx.full(1, DType.INT64, index.shape)
+    return ctx.add(Op.SCATTER, ctx.full(start, DType.INT64, shape), index, ones, axis=axis, reduce="sum")
+
+
 def _written_mask(ctx: Context, shape: tuple, index: Value, axis: int) -> Value:
     """Bool tensor of `shape`: True where a scatter along `axis` with `index` writes."""
-    ones = ctx.full(1, DType.INT64, index.shape)
-    counts = ctx.add(Op.SCATTER, ctx.full(0, DType.INT64, shape), index, ones, axis=axis, reduce="sum")
-    return ctx.elementwise(Op.NE, counts, 0, dtype=DType.INT64)
+    return ctx.elementwise(Op.NE, _hits(ctx, shape, index, axis), 0, dtype=DType.INT64)
 
 
 def _source_like_index(ctx: Context, source: Value, index: Value) -> Value:
@@ -329,9 +330,7 @@ def _identity(reduce: str, dtype: DType):
 
 def _counts(ctx: Context, shape: tuple, index: Value, axis: int, include_self: bool) -> Value:
     """How many values each target's mean averages (at least 1: untouched targets keep their value)."""
-    ones = ctx.full(1, DType.INT64, index.shape)
-    start = ctx.full(1 if include_self else 0, DType.INT64, shape)
-    counts = ctx.add(Op.SCATTER, start, index, ones, axis=axis, reduce="sum")
+    counts = _hits(ctx, shape, index, axis, start=1 if include_self else 0)
     return ctx.add(Op.MAXIMUM, counts, ctx.full(1, DType.INT64, shape))
 
 
