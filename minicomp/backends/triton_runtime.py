@@ -136,18 +136,25 @@ class Launcher:
         key = f"{self.key}:{outer}:{reduced}:{inputs[0].dtype if inputs else ''}"
         cache = _tuning_cache()
         if key not in cache:
-            from triton.testing import do_bench
-
-            timings = []
+            timings, failures = [], []
             for candidate in candidates:
                 try:
-                    timings.append((do_bench(lambda: self.launch(candidate, outer, inputs, outputs, sizes),
-                                             warmup=5, rep=20), candidate))
-                except Exception:  # a candidate that does not compile (too many registers) is skipped
-                    continue
+                    timings.append((time_kernel(lambda: self.launch(candidate, outer, inputs, outputs, sizes)),
+                                    candidate))
+                except Exception as error:  # a candidate that does not compile (too many registers) is skipped
+                    failures.append(f"{candidate}: {error}")
+            if not timings:
+                raise RuntimeError("no block size compiled for this kernel:\n" + "\n".join(failures))
             cache[key] = min(timings, key=lambda t: t[0])[1]
             _save_tuning_cache(cache)
         return cache[key]
+
+
+def time_kernel(launch) -> float:
+    """Milliseconds per launch on the GPU (a module function, so tests can time candidates on CPU)."""
+    from triton.testing import do_bench
+
+    return do_bench(launch, warmup=5, rep=20)
 
 
 def _tuning_cache() -> dict:
