@@ -199,6 +199,10 @@ class KernelWriter:
         if op in UNARY:
             if op in (Op.FLOOR, Op.CEIL, Op.TRUNC, Op.ROUND) and not dtype.is_float:
                 return args[0]  # rounding an integer changes nothing
+            if op is Op.SIGN and dtype is DType.BOOL:
+                return args[0]  # a bool is its own sign (and int1 values cannot be subtracted)
+            if op is Op.BITWISE_NOT and dtype is DType.UINT8:
+                return f"({args[0]} ^ 255).to(tl.uint8)"  # `~` xors with -1, which uint8 cannot hold
             return UNARY_CODE[op].format(*args)
         if dtype is DType.BOOL and op in BOOL_CODE:
             return BOOL_CODE[op].format(*args)  # int1 arithmetic would wrap: True + True is True in torch

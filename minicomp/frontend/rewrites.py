@@ -5,7 +5,8 @@ table leaves them out, and an SDPA call would run as a fallback. Instead each ca
 becomes the textbook formula (matmul, scale, mask, softmax, matmul) at the torch level, and
 AOTAutograd derives its backward like any other code. Dynamo keeps
 `F.multi_head_attention_forward` as one call (nn.MultiheadAttention, nn.TransformerEncoderLayer);
-that call runs with the SDPA inside it replaced the same way. The fused inference fast path of
+that call runs with the SDPA inside it replaced the same way (on torch >= 2.12; older torch has no
+`redispatch_function`, and that SDPA stays a fallback). The fused inference fast path of
 nn.TransformerEncoderLayer is spelled out as the layers it fuses.
 """
 
@@ -17,7 +18,12 @@ from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode, redispatch_function
+from torch.overrides import TorchFunctionMode
+
+try:
+    from torch.overrides import redispatch_function
+except ImportError:  # torch < 2.12 cannot run a Python function's body with a torch function mode still active
+    redispatch_function = None
 
 SDPA = torch._C._nn.scaled_dot_product_attention  # F.scaled_dot_product_attention is the same object
 LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -156,7 +162,7 @@ def rewrite_attention(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
             if node.target is SDPA and replaceable(node.args, node.kwargs):
                 node.target = math_attention
                 changed = True
-            elif node.target is F.multi_head_attention_forward:
+            elif node.target is F.multi_head_attention_forward and redispatch_function is not None:
                 node.target = multi_head_attention_forward
                 changed = True
             elif node.target is torch._transformer_encoder_layer_fwd and unmasked_encoder_layer(node):
