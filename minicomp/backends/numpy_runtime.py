@@ -19,13 +19,12 @@ erf = scipy.special.erf
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:
-    """A numpy view of a CPU tensor (a copy for other devices); bfloat16 through ml_dtypes."""
-    tensor = tensor.detach()
-    if tensor.device.type != "cpu":
-        tensor = tensor.cpu()
+    """A numpy view of a CPU tensor (a copy for other devices, zeros for a ZeroTensor); bfloat16 through
+    ml_dtypes. `force=True` detaches, moves to CPU and materializes ZeroTensors, which autograd can
+    hand to a fallback op."""
     if tensor.dtype == torch.bfloat16:
-        return tensor.view(torch.int16).numpy().view(bfloat16)
-    return tensor.numpy()
+        return tensor.view(torch.int16).numpy(force=True).view(bfloat16)
+    return tensor.numpy(force=True)
 
 
 def to_torch(array: Any, device: torch.device) -> torch.Tensor:

@@ -116,3 +116,16 @@ def test_float_sums_are_the_exactly_rounded_result():
     x = torch.tensor([[1e8, 1.0, 1.0, 1.0, -1e8]] * 2, dtype=torch.float32)
     result = run_op("numpy", Op.SUM, [x], {"axes": (1,), "keepdim": False})
     assert torch.equal(result, x.double().sum(1).float()) and result[0].item() == 3.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_numpy_runtime_reads_zero_tensors_and_views_plain_ones(dtype):
+    # autograd can hand a fallback op a ZeroTensor, which plain `Tensor.numpy()` refuses
+    from minicomp.backends.numpy_runtime import to_numpy
+
+    zeros = torch._efficientzerotensor((2, 3), dtype=dtype)
+    assert to_numpy(zeros).shape == (2, 3) and not to_numpy(zeros).astype("float64").any()
+    plain = floats(2, 3, dtype=dtype).requires_grad_()
+    array = to_numpy(plain)
+    array[0, 0] = 7  # a view, not a copy: inputs are read without copying them
+    assert plain[0, 0].item() == 7
