@@ -8,22 +8,41 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minicomp
-from helpers import assert_same, examples, fallback_ops, run_with_grads
+from helpers import assert_same, assert_same_or_as_accurate, examples, fallback_ops, run_with_grads
 from programs import programs
 
 PLAIN = {"fusion": False, "memory_planning": False}
 
 
 def check_program(program, seed: int, grad: bool, rtol=None, atol=None) -> None:
-    """Eager vs compiled (default options), and compiled without fusion/memory planning bit-for-bit equal."""
+    """Eager vs compiled (default options), and compiled without fusion/memory planning bit-for-bit equal.
+
+    A float32 program whose results differ from eager's is judged against the program run in float64.
+    """
     inputs = program.inputs(seed)
     expected, expected_grads = run_with_grads(program, inputs, grad, None)
     actual, actual_grads = run_with_grads(program, inputs, grad, {})
-    assert_same(actual, expected, rtol, atol, what="output")
-    assert_same(actual_grads, expected_grads, rtol, atol, what="input grad")
+    if rtol is None and atol is None and set(program.dtypes) == {torch.float32}:
+        exact, exact_grads = run_with_grads(program, [x.double() if x.is_floating_point() else x for x in inputs],
+                                            grad, None)
+        assert_same_or_as_accurate(actual, expected, exact, what="output")
+        assert_same_or_as_accurate(actual_grads, expected_grads, exact_grads, what="input grad")
+    else:
+        assert_same(actual, expected, rtol, atol, what="output")
+        assert_same(actual_grads, expected_grads, rtol, atol, what="input grad")
     plain, plain_grads = run_with_grads(program, inputs, grad, PLAIN)
     assert_same(plain, actual, 0, 0, what="output without fusion/memory planning")
     assert_same(plain_grads, actual_grads, 0, 0, what="input grad without fusion/memory planning")
+
+
+def test_float64_rule_accepts_only_results_as_accurate_as_eager():
+    exact = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    eager = torch.tensor([1.0 + 1e-4, 2.0])
+    assert_same_or_as_accurate(torch.tensor([1.0 - 1e-4, 2.0]), eager, exact)  # as far off, other side
+    with pytest.raises(AssertionError, match="less accurate than eager"):
+        assert_same_or_as_accurate(torch.tensor([1.0 + 5e-4, 2.0]), eager, exact)
+    with pytest.raises(AssertionError):
+        assert_same_or_as_accurate(torch.tensor([1, 3]), torch.tensor([1, 2]), torch.tensor([1, 2]))
 
 
 @settings(max_examples=examples(30))
