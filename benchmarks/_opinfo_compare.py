@@ -10,16 +10,23 @@ from torch.testing._internal.common_device_type import toleranceOverride
 from torch.testing._internal.opinfo.core import DecorateInfo
 from torch.utils._pytree import tree_flatten
 
-DEFAULT_ATOL, DEFAULT_RTOL = 1e-5, 1.3e-6  # torch.testing.assert_close defaults for float32
+# torch.testing.assert_close's default (atol, rtol) per dtype; integers and bool must be equal
+DEFAULT_TOLERANCES = {torch.float64: (1e-7, 1e-7), torch.float32: (1e-5, 1.3e-6), torch.float16: (1e-5, 1e-3),
+                      torch.bfloat16: (1e-5, 1.6e-2)}
 
 
-def tolerance_for(op) -> tuple[float, float, bool]:
-    """(atol, rtol, overridden): the largest float32 toleranceOverride the OpInfo carries, else the defaults."""
-    atol, rtol, overridden = DEFAULT_ATOL, DEFAULT_RTOL, False
+def default_tolerance(dtype: torch.dtype) -> tuple[float, float]:
+    """assert_close's default (atol, rtol) for `dtype`."""
+    return DEFAULT_TOLERANCES.get(dtype, (0.0, 0.0))
+
+
+def tolerance_for(op, dtype: torch.dtype = torch.float32) -> tuple[float, float, bool]:
+    """(atol, rtol, overridden): the largest toleranceOverride for `dtype` the OpInfo carries, else the defaults."""
+    (atol, rtol), overridden = default_tolerance(dtype), False
     for entry in op.decorators:
         for decorator in entry.decorators if isinstance(entry, DecorateInfo) else [entry]:
-            if isinstance(decorator, toleranceOverride) and torch.float32 in decorator.d:
-                override = decorator.d[torch.float32]
+            if isinstance(decorator, toleranceOverride) and dtype in decorator.d:
+                override = decorator.d[dtype]
                 atol, rtol, overridden = max(atol, override.atol), max(rtol, override.rtol), True
     return atol, rtol, overridden
 
@@ -108,10 +115,12 @@ def compare_runs(actual: dict, expected: dict, atol: float, rtol: float) -> tupl
 
 
 # The float64 rule, after Inductor's accuracy check (torch._dynamo.utils.same with fp64_ref): a result that
-# differs from eager float32 beyond the tolerance still counts as correct when, on every output and
-# gradient, it is no further from a float64 run of the same op than eager float32 is, and both are
-# within LOOSE of float64 (so a random or unstable op, where float64 tells nothing, never passes this way).
-LOOSE = 1e-3
+# differs from eager (float32, float16 or bfloat16) beyond the tolerance still counts as correct when, on
+# every output and gradient, it is no further from a float64 run of the same op than eager is, and both
+# are within LOOSE[dtype] of float64 (so a random or unstable op, where float64 tells nothing, never
+# passes this way): about 10 units in the last place for float16 and bfloat16.
+LOOSE = {torch.float32: 1e-3, torch.float16: 1e-2, torch.bfloat16: 5e-2}
+WIDENED = tuple(LOOSE)  # the dtypes a float64 run widens
 
 
 def closer_than_eager(actual: dict, expected: dict, exact: dict) -> bool:
@@ -123,13 +132,15 @@ def closer_than_eager(actual: dict, expected: dict, exact: dict) -> bool:
             return False
         for got, want, truth in zip(*leaves):
             if not isinstance(want, torch.Tensor) or not want.is_floating_point():
+                if compare([got], [want], 0.0, 0.0)[0] is not None:
+                    return False  # integers, bools and other values must equal eager's: float64 says nothing
                 continue
             if not isinstance(got, torch.Tensor) or not isinstance(truth, torch.Tensor) or got.shape != truth.shape:
                 return False
-            truth = truth.detach().double()
+            truth, loose = truth.detach().double(), LOOSE.get(want.dtype, 0.0)
             for candidate in (got, want):
                 try:
-                    torch.testing.assert_close(candidate.detach().double(), truth, atol=LOOSE, rtol=LOOSE,
+                    torch.testing.assert_close(candidate.detach().double(), truth, atol=loose, rtol=loose,
                                                equal_nan=True)
                 except AssertionError:
                     return False

@@ -1,7 +1,7 @@
-"""OpInfo breadth sweep: compile float32 OpInfo samples with aot_eager and minicomp, compare both with eager.
+"""OpInfo breadth sweep: compile OpInfo samples of one dtype with aot_eager and minicomp, compare both with eager.
 
-Usage (repo root, venv active):  python benchmarks/opinfo_sweep.py [--grad] [--ops add,exp] [--limit N]
-[--samples 3] [--timeout 20] [--json out.json]. Method and figures: docs/opinfo.md.
+Usage (repo root, venv active):  python benchmarks/opinfo_sweep.py [--grad] [--dtype float32] [--ops add,exp]
+[--limit N] [--samples 3] [--timeout 20] [--json out.json]. Method and figures: docs/opinfo.md.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from torch.testing._internal.common_methods_invocations import op_db
 from torch.utils._pytree import tree_flatten
 
 import minicomp
-from _opinfo_compare import (DEFAULT_ATOL, DEFAULT_RTOL, closer_than_eager, compare_runs, describe_sample,
+from _opinfo_compare import (WIDENED, closer_than_eager, compare_runs, default_tolerance, describe_sample,
                              tolerance_for)
 
 SAMPLE_POOL = 64  # samples drawn from each OpInfo before picking an evenly spaced few
@@ -50,14 +50,14 @@ def op_key(op) -> str:
     return f"{op.name}.{op.variant_test_name}" if op.variant_test_name else op.name
 
 
-def select_ops(names: Optional[list[str]], limit: Optional[int], grad: bool) -> list:
-    """OpInfos that support float32 on CPU (and its backward with grad), restricted to `names` if given."""
+def select_ops(names: Optional[list[str]], limit: Optional[int], grad: bool, dtype: torch.dtype) -> list:
+    """OpInfos that support `dtype` on CPU (and its backward with grad), restricted to `names` if given."""
     chosen = []
     for op in op_db:
         if names is not None and op_key(op) not in names and op.name not in names:
             continue
         dtypes = op.supported_backward_dtypes("cpu") if grad else op.supported_dtypes("cpu")
-        if torch.float32 in dtypes and (op.supports_autograd or not grad):
+        if dtype in dtypes and (op.supports_autograd or not grad):
             chosen.append(op)
     return chosen[:limit] if limit else chosen
 
@@ -129,8 +129,8 @@ def run_once(function: Callable, originals: list, grad: bool, process: Callable)
 
 
 def float64_run(function: Callable, originals: list, grad: bool, process: Callable, timeout: int) -> dict:
-    """Eager on float64 copies of the float32 tensors (the float64 rule's reference); {} if that fails."""
-    widened = [t.detach().double().requires_grad_(t.requires_grad) if t.dtype == torch.float32 else t
+    """Eager on float64 copies of the float32/16 tensors (the float64 rule's reference); {} if that fails."""
+    widened = [t.detach().double().requires_grad_(t.requires_grad) if t.dtype in WIDENED else t
                for t in originals]
     try:
         with time_limit(timeout):
@@ -174,7 +174,7 @@ def compiled_run(backend: Any, function: Callable, tensors: list, grad: bool, pr
         return None, error_text(error), graphs[0]
 
 
-def run_sample(op, sample, grad: bool, backend: Any, tolerance: tuple, timeout: int) -> dict:
+def run_sample(op, sample, grad: bool, backend: Any, tolerance: tuple, timeout: int, dtype: torch.dtype) -> dict:
     """Eager twice, the baseline, then the backend under test on one sample; the verdict for each."""
     atol, rtol, overridden = tolerance
     function, tensors = make_function(op, sample)
@@ -212,7 +212,7 @@ def run_sample(op, sample, grad: bool, backend: Any, tolerance: tuple, timeout: 
     elif problem:
         record["mismatch"] = problem[:500]
     elif overridden:
-        record["needed_opinfo_tolerance"] = compare_runs(result, expected, DEFAULT_ATOL, DEFAULT_RTOL)[0] is not None
+        record["needed_opinfo_tolerance"] = compare_runs(result, expected, *default_tolerance(dtype))[0] is not None
     return record
 
 
@@ -241,9 +241,9 @@ def pick_spread(samples: list, count: int) -> list:
     return [samples[round(i * (len(samples) - 1) / (count - 1))] for i in range(count)]
 
 
-def sweep_op(op, grad: bool, backend: Any, samples_per_op: int, timeout: int) -> dict:
+def sweep_op(op, grad: bool, backend: Any, samples_per_op: int, timeout: int, dtype: torch.dtype) -> dict:
     """All verdicts for one OpInfo: status, tolerance used, and the per-sample records."""
-    tolerance = tolerance_for(op)
+    tolerance = tolerance_for(op, dtype)
     entry: dict = {"op": op_key(op), "atol": tolerance[0], "rtol": tolerance[1],
                    "opinfo_tolerance": tolerance[2], "samples": []}
     if op.name in UNDEFINED_VALUES:
@@ -251,13 +251,13 @@ def sweep_op(op, grad: bool, backend: Any, samples_per_op: int, timeout: int) ->
         return entry
     torch.manual_seed(0)
     try:
-        samples = pick_spread(list(itertools.islice(op.sample_inputs("cpu", torch.float32, requires_grad=grad),
+        samples = pick_spread(list(itertools.islice(op.sample_inputs("cpu", dtype, requires_grad=grad),
                                                     SAMPLE_POOL)), samples_per_op)
     except Exception as error:  # noqa: BLE001
         samples, entry["sample_error"] = [], error_text(error)
     for sample in samples:
         try:
-            entry["samples"].append(run_sample(op, sample, grad, backend, tolerance, timeout))
+            entry["samples"].append(run_sample(op, sample, grad, backend, tolerance, timeout, dtype))
         except Exception as error:  # noqa: BLE001  (a sample the harness cannot handle is reported, not fatal)
             entry["samples"].append({"sample": repr(sample)[:200], "unusable": f"harness: {error_text(error)}"})
     entry["status"] = classify(entry["samples"])
@@ -267,13 +267,13 @@ def sweep_op(op, grad: bool, backend: Any, samples_per_op: int, timeout: int) ->
 
 def sweep(ops: Optional[list[str]] = None, limit: Optional[int] = None, grad: bool = False,
           backend: Any = "minicomp", samples_per_op: int = 3, timeout: int = 20,
-          progress: Optional[Callable[[dict], None]] = None) -> list[dict]:
+          progress: Optional[Callable[[dict], None]] = None, dtype: torch.dtype = torch.float32) -> list[dict]:
     """Run the sweep and return one entry per OpInfo (the same entries --json writes)."""
     results = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for op in select_ops(ops, limit, grad):
-            entry = sweep_op(op, grad, backend, samples_per_op, timeout)
+        for op in select_ops(ops, limit, grad, dtype):
+            entry = sweep_op(op, grad, backend, samples_per_op, timeout, dtype)
             results.append(entry)
             if progress:
                 progress(entry)
@@ -358,26 +358,33 @@ def current_commit() -> str:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grad", action="store_true", help="also compare gradients of the sum of the outputs")
+    parser.add_argument("--dtype", default="float32", help="the samples' dtype (default float32; e.g. float64, "
+                        "bfloat16, int64, bool)")
     parser.add_argument("--ops", help="comma-separated OpInfo names (name or name.variant)")
     parser.add_argument("--limit", type=int, help="only the first N selected OpInfos")
     parser.add_argument("--samples", type=int, default=3, help="sample inputs per op (default 3)")
     parser.add_argument("--timeout", type=int, default=20, help="seconds allowed per compile-and-run (default 20)")
     parser.add_argument("--json", help="write the full results to this file")
     args = parser.parse_args(argv)
+    dtype = getattr(torch, args.dtype, None)
+    if not isinstance(dtype, torch.dtype):
+        parser.error(f"--dtype {args.dtype}: not a torch dtype")
+    if args.grad and not dtype.is_floating_point:
+        parser.error(f"--grad needs a floating dtype, not {args.dtype}")
     logging.getLogger("torch._dynamo").setLevel(logging.ERROR)
     commit = current_commit()  # now: minicomp is already imported, later commits do not count
     start = time.perf_counter()
     names = args.ops.split(",") if args.ops else None
     results = sweep(names, args.limit, args.grad, samples_per_op=args.samples, timeout=args.timeout,
-                    progress=print_progress)
+                    progress=print_progress, dtype=dtype)
     duration = time.perf_counter() - start
     summary = summarize(results)
     print(format_summary(summary, results))
-    print(f"mode {'forward+grad' if args.grad else 'forward'}, {args.samples} samples per op, "
+    print(f"mode {'forward+grad' if args.grad else 'forward'}, {args.dtype}, {args.samples} samples per op, "
           f"commit {commit}, {duration:.0f} s")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"commit": commit, "grad": args.grad, "samples_per_op": args.samples,
+            json.dump({"commit": commit, "grad": args.grad, "dtype": args.dtype, "samples_per_op": args.samples,
                        "duration_seconds": round(duration, 1), "torch": torch.__version__,
                        "summary": summary, "ops": results}, handle, indent=1)
     return 0

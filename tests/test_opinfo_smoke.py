@@ -66,3 +66,24 @@ def test_float64_rule_accepts_only_results_at_least_as_close_as_eager():
     far = {"outputs": torch.tensor([1.0, 2.5])}  # eager itself far from float64: the rule says nothing
     assert not closer_than_eager({"outputs": torch.tensor([1.0, 2.4])}, far, exact)
     assert not closer_than_eager(eager, eager, {})  # no float64 run
+    indices = {"outputs": (torch.tensor([1.0, 2.0]), torch.tensor([0, 1]))}
+    wrong_index = {"outputs": (torch.tensor([1.0, 2.0]), torch.tensor([0, 2]))}
+    assert not closer_than_eager(wrong_index, indices, {"outputs": (exact["outputs"], torch.tensor([0, 1]))})
+
+
+def test_sweep_judges_other_dtypes_exactly_for_integers():
+    sweep = load_sweep()
+    results = sweep.sweep(["add", "sum", "floor_divide"], samples_per_op=1, dtype=torch.int64)
+    for entry in results:
+        assert entry["atol"] == entry["rtol"] == 0.0, entry
+        assert "int64" in entry["samples"][0]["sample"], entry
+        assert entry["status"] in ("passed", "passed_with_fallback"), entry
+
+    def plus_one(gm, example_inputs):
+        def run(*args):
+            return tree_map(lambda t: t + 1 if isinstance(t, torch.Tensor) and t.dtype != torch.bool else t, gm(*args))
+        return run
+    (entry,) = sweep.sweep(["add"], backend=plus_one, samples_per_op=1, dtype=torch.int64)
+    assert entry["status"] == "mismatch"
+    (entry,) = sweep.sweep(["exp"], samples_per_op=1, dtype=torch.bfloat16)
+    assert entry["status"] == "passed" and "bfloat16" in entry["samples"][0]["sample"]
