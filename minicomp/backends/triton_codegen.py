@@ -55,6 +55,27 @@ def compute_type(dtype: DType) -> str:
     return "tl.float32" if dtype.is_low_precision else TRITON_TYPE[dtype]
 
 
+# Ops whose float16/bfloat16 result is already representable in its type (they pick or move values)
+EXACT_IN_LOW_PRECISION = {Op.NEG, Op.ABS, Op.MAXIMUM, Op.MINIMUM, Op.WHERE, Op.CAST, Op.FLOOR, Op.CEIL,
+                          Op.TRUNC, Op.ROUND, Op.SIGN, Op.MAX, Op.MIN, Op.GATHER, Op.CAT}
+
+
+def rounded(node: Node, code: str) -> str:
+    """`code` rounded to the float16/bfloat16 type of `node`'s result and held in float32 again, as eager
+    rounds after every op: a later cast to a wider type then sees eager's value, not a more precise one."""
+    dtype = node.output.dtype
+    if not dtype.is_low_precision or node.op in EXACT_IN_LOW_PRECISION:
+        return code
+    return round_to(dtype, code)
+
+
+def round_to(dtype: DType, code: str) -> str:
+    """float32 `code` rounded to float16 or bfloat16 (to nearest, ties to even), held in float32."""
+    if dtype is DType.BFLOAT16:
+        return f"tm.round_to_bfloat16({code})"
+    return f"{code}.to(tl.float16).to(tl.float32)"
+
+
 @dataclasses.dataclass
 class KernelSource:
     """A generated kernel: source text, argument order, and how to launch it."""
@@ -142,6 +163,10 @@ class KernelWriter:
         return self.memo[key]
 
     def compute(self, value: Value, node, index: str, mask: str) -> str:
+        code = self.compute_unrounded(value, node, index, mask)
+        return code if node is None else rounded(node, code)
+
+    def compute_unrounded(self, value: Value, node, index: str, mask: str) -> str:
         if node is None:
             pointer = f"in_ptr{self.inputs.index(value)}"
             load = f"tl.load({pointer} + ({index}), mask={mask}, other=0)"
@@ -187,13 +212,12 @@ class KernelWriter:
     def pointwise(self, node: Node, args: list[str]) -> str:
         op, dtype = node.op, node.inputs[0].dtype if node.inputs else node.output.dtype
         if op is Op.CAST:
-            target = node.attrs["dtype"]
+            target, value = node.attrs["dtype"], args[0]
             if target is DType.BOOL:
-                return f"({args[0]} != 0)"
-            # to float16/bfloat16 through float32, as c10 converts (and the interpreter needs)
-            value = f"{args[0]}.to(tl.float32)" if target.is_low_precision else args[0]
-            converted = f"{value}.to({TRITON_TYPE[target]})"
-            return f"{converted}.to(tl.float32)" if target.is_low_precision else converted
+                return f"({value} != 0)"
+            if target.is_low_precision:  # through float32, as c10 converts
+                return round_to(target, f"{value}.to(tl.float32)")
+            return f"{value}.to({TRITON_TYPE[target]})"
         if op is Op.WHERE:
             return f"tl.where({args[0]}, {args[1]}, {args[2]})"
         if op in UNARY:
@@ -276,7 +300,7 @@ class KernelWriter:
             args = [self.own(v) if id(self.producer.get(id(v))) in self.after_reduction else self.emit(v, index, mask)
                     for v in node.inputs]
             code = self.pointwise(node, args)
-        self.memo[key] = self.define(code, "r")
+        self.memo[key] = self.define(rounded(node, code), "r")
         return self.memo[key]
 
     def position(self, value: Value) -> tuple[str, str]:

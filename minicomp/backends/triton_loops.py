@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 
-from minicomp.backends.triton_codegen import KernelWriter, compute_type, extreme_literal
+from minicomp.backends.triton_codegen import KernelWriter, compute_type, extreme_literal, rounded
 from minicomp.ir import DType, Node, Op
 from minicomp.ir.ops import REDUCTION
 
@@ -100,7 +100,7 @@ class LoopedKernelWriter(KernelWriter):
             body = self.loop(lambda: [self.accumulate(node, before, after) for node in level])
             self.lines += before + body
             for node, final in after:
-                self.memo[("own", id(node.output))] = self.define(final, "r")
+                self.memo[("own", id(node.output))] = self.define(rounded(node, final), "r")
         outputs = list(enumerate(self.kernel.outputs))
         full = {i for i, v in outputs if self.position(v)[0] == "lindex"}
         if full:

@@ -1,7 +1,8 @@
 """Math the generated Triton kernels call, written with core triton.language only.
 
 libdevice is not available under TRITON_INTERPRET=1, so the functions Triton lacks (atan, round
-half to even, Python-style floor division and remainder, NaN-propagating max/min) are spelled out
+half to even, Python-style floor division and remainder, NaN-propagating max/min, rounding to
+bfloat16) are spelled out
 here once, and the same code runs in the interpreter and on the GPU.
 """
 
@@ -19,6 +20,15 @@ def maximum(a, b):
 def minimum(a, b):
     """torch.minimum: NaN wins."""
     return tl.where((a < b) | (a != a), a, b)
+
+
+@triton.jit
+def round_to_bfloat16(x):
+    """float32 -> the nearest bfloat16, ties to even, held in float32 (c10's rounding; the interpreter's
+    `.to(tl.bfloat16)` truncates instead)."""
+    bits = x.to(tl.uint32, bitcast=True)
+    bits = (bits + (((bits >> 16) & 1) + 0x7FFF)) & 0xFFFF0000
+    return tl.where(x != x, x, bits.to(tl.float32, bitcast=True))
 
 
 @triton.jit
