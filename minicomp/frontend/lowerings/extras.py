@@ -63,9 +63,15 @@ def addbmm(ctx: Context, x: Value, batch1: Value, batch2: Value, *, beta=1, alph
 @register(aten._trilinear.default)
 def trilinear(ctx: Context, i1: Value, i2: Value, i3: Value, expand1, expand2, expand3, sumdim,
               unroll_dim=1) -> Value:
-    """Each input gets size-1 axes at its `expand` dims; the product of all three is summed over `sumdim`."""
+    """Each input gets size-1 axes at its `expand` dims; the product of all three is summed over `sumdim`.
+
+    float16/bfloat16 are computed in float32 and rounded once: eager multiplies and sums through bmm,
+    which does not round each product to the low-precision type."""
     if not (i1.dtype == i2.dtype == i3.dtype):
         raise Unsupported("_trilinear of mixed dtypes")
+    dtype = i1.dtype
+    if dtype.is_low_precision:
+        i1, i2, i3 = (ctx.cast(value, DType.FLOAT32) for value in (i1, i2, i3))
     rank = i1.rank + len(expand1)
     spread = []
     for value, expand in ((i1, expand1), (i2, expand2), (i3, expand3)):
@@ -75,7 +81,7 @@ def trilinear(ctx: Context, i1: Value, i2: Value, i3: Value, expand1, expand2, e
     product = ctx.add(Op.MUL, ctx.add(Op.MUL, a, b), c)
     axes = tuple(sorted(set(sumdim)))
     summed = ctx.add(Op.SUM, product, axes=axes, keepdim=True) if axes else product
-    return ctx.reshape(summed, _meta_shape(ctx))
+    return ctx.reshape(ctx.cast(summed, dtype), _meta_shape(ctx))
 
 
 def _norm(ctx: Context, difference: Value, p: float) -> Value:
