@@ -26,7 +26,7 @@ from torch.utils._pytree import tree_flatten
 
 import minicomp
 from _opinfo_compare import (WIDENED, closer_than_eager, compare_runs, default_tolerance, describe_sample,
-                             tolerance_for)
+                             same_up_to_ties, tolerance_for)
 
 SAMPLE_POOL = 64  # samples drawn from each OpInfo before picking an evenly spaced few
 # Ops that return uninitialized memory: no value is right or wrong, so they are not judged (two eager
@@ -207,7 +207,9 @@ def run_sample(op, sample, grad: bool, backend: Any, tolerance: tuple, timeout: 
         record["error"] = error
         return record
     problem, record["max_abs_diff"] = compare_runs(result, expected, atol, rtol)
-    if problem and closer_than_eager(result, expected, float64_run(function, tensors, grad, process, timeout)):
+    if problem and same_up_to_ties(op.name, sample, result, expected, atol, rtol):
+        record["tie_order"] = problem[:500]
+    elif problem and closer_than_eager(result, expected, float64_run(function, tensors, grad, process, timeout)):
         record["float64_rule"] = problem[:500]
     elif problem:
         record["mismatch"] = problem[:500]
@@ -297,8 +299,9 @@ def summarize(results: list[dict]) -> dict:
         next(s["error"] for s in entry["samples"] if "error" in s).split(":")[0]
         for entry in results if entry["status"] == "error")
 
-    closer_to_float64 = sorted(entry["op"] for entry in results if entry["status"] in ("passed", "passed_with_fallback")
-                               and any("float64_rule" in sample for sample in entry["samples"]))
+    def passed_by(rule: str) -> list[str]:
+        return sorted(entry["op"] for entry in results if entry["status"] in ("passed", "passed_with_fallback")
+                      and any(rule in sample for sample in entry["samples"]))
 
     def percent(count: int) -> float:
         return round(100.0 * count / baseline, 1) if baseline else 0.0
@@ -310,7 +313,8 @@ def summarize(results: list[dict]) -> dict:
             "minicomp_passed_percent": percent(counts["passed"] + counts["passed_with_fallback"]),
             "passed_without_fallback": counts["passed"], "passed_without_fallback_percent": percent(counts["passed"]),
             "passed_with_fallback": counts["passed_with_fallback"], "errors": counts["error"],
-            "mismatches": counts["mismatch"], "passed_by_float64_rule": closer_to_float64,
+            "mismatches": counts["mismatch"], "passed_by_float64_rule": passed_by("float64_rule"),
+            "passed_with_other_tie_order": passed_by("tie_order"),
             "top_fallback_ops": fallback_counter.most_common(25),
             "error_types": error_counter.most_common(), "whole_graph_reasons": whole_graph_counter.most_common(15)}
 
@@ -326,7 +330,9 @@ def format_summary(summary: dict, results: list[dict]) -> str:
             ("  with fallback", summary["passed_with_fallback"], ""),
             ("errors", summary["errors"], ""), ("MISMATCHES", summary["mismatches"], ""),
             ("passed by the float64 rule", len(summary["passed_by_float64_rule"]),
-             ", ".join(summary["passed_by_float64_rule"]))]
+             ", ".join(summary["passed_by_float64_rule"])),
+            ("passed with another order of ties", len(summary["passed_with_other_tie_order"]),
+             ", ".join(summary["passed_with_other_tie_order"]))]
     lines = [f"{label:<42}{value!s:>12}  {extra}" for label, value, extra in rows]
     lines.append("most common fallback ops (ops affected): "
                  + ", ".join(f"{name} ({count})" for name, count in summary["top_fallback_ops"][:15]))
@@ -343,7 +349,7 @@ def format_summary(summary: dict, results: list[dict]) -> str:
 
 
 def print_progress(entry: dict) -> None:
-    keys = ("mismatch", "error", "baseline_problem", "unusable", "float64_rule")
+    keys = ("mismatch", "error", "baseline_problem", "unusable", "float64_rule", "tie_order")
     detail = next((s[k] for s in entry["samples"] for k in keys if k in s), ", ".join(entry["fallback_ops"]))
     print(f"{entry['op']:<48} {entry['status']:<22} {detail[:160]}", flush=True)
 

@@ -87,3 +87,22 @@ def test_sweep_judges_other_dtypes_exactly_for_integers():
     assert entry["status"] == "mismatch"
     (entry,) = sweep.sweep(["exp"], samples_per_op=1, dtype=torch.bfloat16)
     assert entry["status"] == "passed" and "bfloat16" in entry["samples"][0]["sample"]
+
+
+def test_tie_rule_accepts_only_indices_of_equal_values():
+    load_sweep()
+    from torch.testing._internal.opinfo.core import SampleInput
+    from _opinfo_compare import same_up_to_ties
+    x = torch.tensor([[1.0, 3.0, 3.0, 0.0]])
+    sample = SampleInput(x, args=(2, 1))  # topk(x, 2, dim=1)
+    eager = {"outputs": (torch.tensor([[3.0, 3.0]]), torch.tensor([[1, 2]]))}
+    assert same_up_to_ties("topk", sample, {"outputs": (torch.tensor([[3.0, 3.0]]), torch.tensor([[2, 1]]))},
+                           eager, 1e-5, 1.3e-6)
+    assert not same_up_to_ties("topk", sample, {"outputs": (torch.tensor([[3.0, 3.0]]), torch.tensor([[2, 0]]))},
+                               eager, 1e-5, 1.3e-6)
+    assert not same_up_to_ties("exp", sample, eager, eager, 1e-5, 1.3e-6)  # only ops whose tie order is free
+    stable = SampleInput(x, args=(1,), kwargs={"stable": True})
+    assert not same_up_to_ties("sort", stable, {"outputs": (torch.tensor([[0.0, 1.0, 3.0, 3.0]]),
+                                                            torch.tensor([[3, 0, 2, 1]]))},
+                               {"outputs": (torch.tensor([[0.0, 1.0, 3.0, 3.0]]), torch.tensor([[3, 0, 1, 2]]))},
+                               1e-5, 1.3e-6)
