@@ -5,8 +5,16 @@ from __future__ import annotations
 import os
 import sys
 
-import pytest
-from hypothesis import HealthCheck, settings
+import torch
+
+# Triton reads TRITON_INTERPRET when triton.language is imported (its library functions become
+# interpreter functions then), and some conftest files import minicomp's Triton backend: so set it
+# here, in the conftest pytest always loads first. Without a GPU, kernels run in the interpreter.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))  # so test files can `import helpers`
 

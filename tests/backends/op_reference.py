@@ -7,7 +7,6 @@ ir/ops.py), so a backend is checked against torch and not against itself.
 from __future__ import annotations
 
 import importlib.util
-import os
 from typing import Callable, Sequence
 
 import torch
@@ -15,10 +14,6 @@ import torch
 from minicomp.backends.numpy_backend import compile_numpy
 from minicomp.frontend.lowerings.common import IR_TO_TORCH, TORCH_TO_IR
 from minicomp.ir import Graph, Op, verify
-
-
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")  # Triton's interpreter runs kernels on CPU tensors
 
 
 def numpy_backend(graph: Graph) -> Callable[[list], list]:

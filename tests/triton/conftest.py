@@ -1,11 +1,6 @@
-"""Triton tests run on CPU through Triton's interpreter unless a GPU is present."""
-
-import os
+"""Triton tests run on CPU through Triton's interpreter unless a GPU is present (tests/conftest.py sets
+TRITON_INTERPRET=1 then); they are skipped when triton is not installed."""
 
 import pytest
-import torch
-
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 triton = pytest.importorskip("triton", reason="the triton extra is not installed (pip install 'minicomp[triton]')")
