@@ -70,7 +70,8 @@ def max_abs_diff(actual: torch.Tensor, expected: torch.Tensor) -> float:
 
 
 def compare(actual: Any, expected: Any, atol: float, rtol: float) -> tuple[Optional[str], float]:
-    """(first problem or None, max abs diff over all tensor leaves) of `actual` against the eager result."""
+    """(first problem or None, max abs diff over all tensor leaves) of `actual` against the eager result;
+    each tensor is judged with the given tolerances or its dtype's defaults, whichever is looser."""
     actual_leaves, expected_leaves = tree_flatten(actual)[0], tree_flatten(expected)[0]
     if len(actual_leaves) != len(expected_leaves):
         return f"{len(actual_leaves)} outputs, eager has {len(expected_leaves)}", math.inf
@@ -87,8 +88,11 @@ def compare(actual: Any, expected: Any, atol: float, rtol: float) -> tuple[Optio
                 worst = max(worst, max_abs_diff(got, want))
             except RuntimeError:  # layouts without elementwise ops (sparse CSR); assert_close still judges
                 worst = math.nan
+            # at least assert_close's default for the output's own dtype (float results of integer samples)
+            least_atol, least_rtol = default_tolerance(want.dtype)
             try:
-                torch.testing.assert_close(got, want, atol=atol, rtol=rtol, equal_nan=True)
+                torch.testing.assert_close(got, want, atol=max(atol, least_atol), rtol=max(rtol, least_rtol),
+                                           equal_nan=True)
             except AssertionError as error:
                 lines = [line.strip() for line in str(error).splitlines() if line.strip()]
                 problem = problem or f"output {index}: {' / '.join(lines[:3])}"
