@@ -101,6 +101,9 @@ def test_tie_rule_accepts_only_indices_of_equal_values():
     assert not same_up_to_ties("topk", sample, {"outputs": (torch.tensor([[3.0, 3.0]]), torch.tensor([[2, 0]]))},
                                eager, 1e-5, 1.3e-6)
     assert not same_up_to_ties("exp", sample, eager, eager, 1e-5, 1.3e-6)  # only ops whose tie order is free
+    integers = SampleInput(x.long(), args=(2, 1))  # int64 values: only the last output holds indices
+    assert same_up_to_ties("topk", integers, {"outputs": (torch.tensor([[3, 3]]), torch.tensor([[2, 1]]))},
+                           {"outputs": (torch.tensor([[3, 3]]), torch.tensor([[1, 2]]))}, 0.0, 0.0)
     stable = SampleInput(x, args=(1,), kwargs={"stable": True})
     assert not same_up_to_ties("sort", stable, {"outputs": (torch.tensor([[0.0, 1.0, 3.0, 3.0]]),
                                                             torch.tensor([[3, 0, 2, 1]]))},
