@@ -120,10 +120,11 @@ def compare_runs(actual: dict, expected: dict, atol: float, rtol: float) -> tupl
 
 # The float64 rule, after Inductor's accuracy check (torch._dynamo.utils.same with fp64_ref): a result that
 # differs from eager (float32, float16 or bfloat16) beyond the tolerance still counts as correct when, on
-# every output and gradient, it is no further from a float64 run of the same op than eager is, and both
-# are within LOOSE[dtype] of float64 (so a random or unstable op, where float64 tells nothing, never
-# passes this way): about 10 units in the last place for float16 and bfloat16.
-LOOSE = {torch.float32: 1e-3, torch.float16: 1e-2, torch.bfloat16: 5e-2}
+# every output and gradient, it is within LOOSE[dtype] of a float64 run of the same op (so a random or
+# unstable op, where float64 tells nothing, never passes this way) and no further from it than eager is.
+# Eager itself may be far off: float16 sums that overflow to inf, or float16 transposed convolutions
+# on CPU, which lose more than a percent.
+LOOSE = {torch.float32: 1e-3, torch.float16: 5e-2, torch.bfloat16: 5e-2}
 WIDENED = tuple(LOOSE)  # the dtypes a float64 run widens
 
 
@@ -142,12 +143,10 @@ def closer_than_eager(actual: dict, expected: dict, exact: dict) -> bool:
             if not isinstance(got, torch.Tensor) or not isinstance(truth, torch.Tensor) or got.shape != truth.shape:
                 return False
             truth, loose = truth.detach().double(), LOOSE.get(want.dtype, 0.0)
-            for candidate in (got, want):
-                try:
-                    torch.testing.assert_close(candidate.detach().double(), truth, atol=loose, rtol=loose,
-                                               equal_nan=True)
-                except AssertionError:
-                    return False
+            try:
+                torch.testing.assert_close(got.detach().double(), truth, atol=loose, rtol=loose, equal_nan=True)
+            except AssertionError:
+                return False
             if max_abs_diff(got.double(), truth) > max_abs_diff(want.double(), truth):
                 return False
     return True

@@ -66,6 +66,8 @@ def test_float64_rule_accepts_only_results_at_least_as_close_as_eager():
     far = {"outputs": torch.tensor([1.0, 2.5])}  # eager itself far from float64: the rule says nothing
     assert not closer_than_eager({"outputs": torch.tensor([1.0, 2.4])}, far, exact)
     assert not closer_than_eager(eager, eager, {})  # no float64 run
+    overflowed = {"outputs": torch.tensor([1.0, float("inf")])}  # eager overflowed, minicomp did not
+    assert closer_than_eager({"outputs": torch.tensor([1.0, 2.0])}, overflowed, exact)
     indices = {"outputs": (torch.tensor([1.0, 2.0]), torch.tensor([0, 1]))}
     wrong_index = {"outputs": (torch.tensor([1.0, 2.0]), torch.tensor([0, 2]))}
     assert not closer_than_eager(wrong_index, indices, {"outputs": (exact["outputs"], torch.tensor([0, 1]))})
