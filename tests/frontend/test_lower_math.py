@@ -146,3 +146,14 @@ def test_integer_powers_with_negative_exponents(dtype):
     exponent = torch.tensor([2, -1, 3, -4, -3, -2, -1, 0, 3], dtype=dtype)
     reports = compile_and_compare(lambda a, e: (torch.pow(a, e), torch.pow(2, e)), base, exponent, grad=False)
     assert fallback_ops(reports) == []
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.uint8])
+def test_integer_division_rounding_toward_zero(dtype):
+    signed = dtype.is_signed
+    a = torch.tensor([7, -7, 7, -7, 0, 6, -6, 1, 255 if not signed else -128], dtype=torch.int64).to(dtype)
+    b = torch.tensor([2, 2, -2, -2, 3, 3, -3, 5, 7], dtype=torch.int64)
+    b = (b.abs() if not signed else b).to(dtype)
+    reports = compile_and_compare(lambda a, b: (torch.div(a, b, rounding_mode="trunc"),
+                                                torch.div(a, 3, rounding_mode="trunc")), a, b, grad=False)
+    assert fallback_ops(reports) == []

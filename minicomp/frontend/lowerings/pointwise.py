@@ -107,8 +107,11 @@ def div(ctx: Context, a, b, *, rounding_mode=None) -> Value:
     dtype = ctx.promote(a, b)
     if rounding_mode == "floor":
         return ctx.elementwise(Op.FLOORDIV, a, b, dtype=dtype)
-    if not dtype.is_float:
-        raise Unsupported("integer division with rounding_mode='trunc'")
+    if dtype is DType.BOOL:
+        raise Unsupported("bool division with rounding_mode='trunc'")
+    if not dtype.is_float:  # a - fmod(a, b) is a multiple of b, so flooring its quotient is exact
+        a, b = ctx.broadcast(ctx.as_value(a, dtype), ctx.as_value(b, dtype))
+        return ctx.add(Op.FLOORDIV, ctx.add(Op.SUB, a, ctx.add(Op.FMOD, a, b)), b)
     return ctx.add(Op.TRUNC, ctx.elementwise(Op.DIV, a, b, dtype=dtype))
 
 
