@@ -157,3 +157,19 @@ def test_integer_division_rounding_toward_zero(dtype):
     reports = compile_and_compare(lambda a, b: (torch.div(a, b, rounding_mode="trunc"),
                                                 torch.div(a, 3, rounding_mode="trunc")), a, b, grad=False)
     assert fallback_ops(reports) == []
+
+
+@pytest.mark.parametrize("target", ["numpy", "triton"])
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8], ids=str)
+def test_bit_shifts_follow_torch_past_the_width(dtype, target):
+    # left shifts wrap and give 0 from the width on; right shifts floor and give the sign (-1 or 0)
+    # from width - 1 on (uint8: 0 from 8 on); negative shift amounts count as too wide
+    if target == "triton":
+        pytest.importorskip("triton")
+    bits = torch.iinfo(dtype).bits
+    amounts = [0, 1, 3, bits - 2, bits - 1, bits, bits + 3] + ([-1, -5] if dtype.is_signed else [200])
+    a = torch.tensor([5, -5, 1, -1, 100, -128 if dtype.is_signed else 200] * len(amounts)).to(dtype)
+    b = torch.tensor([amount for amount in amounts for _ in range(6)]).to(dtype)
+    reports = compile_and_compare(lambda a, b: (a << b, a >> b, torch.bitwise_left_shift(a, 3), a >> 2), a, b,
+                                  grad=False, options={"target": target})
+    assert fallback_ops(reports) == []

@@ -145,6 +145,28 @@ def _integer_power(ctx: Context, a, b: Value, dtype: DType) -> Value:
     return ctx.add(Op.WHERE, ctx.add(Op.LT, exponent, zero), negative, power)
 
 
+@register(aten.bitwise_left_shift, aten.__lshift__, aten.bitwise_right_shift, aten.__rshift__)
+def shift(ctx: Context, a, b) -> Value:
+    """a << b as a wrapping multiply and a >> b as a floor division by 2**b, with torch's rules for shifts
+    past the width: left gives 0, right gives a's sign (-1 or 0); negative shifts count as too wide."""
+    dtype = ctx.promote(a, b)
+    if dtype.is_float or dtype is DType.BOOL:
+        raise Unsupported(f"bit shift of {dtype.value}")
+    a, b = ctx.broadcast(ctx.as_value(a, dtype), ctx.as_value(b, dtype))
+    bits = dtype.itemsize * 8
+    left = ctx.fx_node.target._opname in ("bitwise_left_shift", "__lshift__")
+    widest = bits if left or dtype is DType.UINT8 else bits - 1  # a signed right shift keeps the sign bit
+    fits = ctx.elementwise(Op.BITWISE_AND, ctx.elementwise(Op.GE, b, 0, dtype=dtype),
+                           ctx.elementwise(Op.LT, b, widest, dtype=dtype), dtype=DType.BOOL)
+    amount = ctx.add(Op.WHERE, fits, b, ctx.full(0 if left else widest, dtype, b.shape))
+    half = ctx.elementwise(Op.FLOORDIV, amount, 2, dtype=dtype)  # 2**amount in two factors: 2**(bits-1) overflows
+    factors = [ctx.elementwise(Op.POW, 2, part, dtype=dtype) for part in (half, ctx.add(Op.SUB, amount, half))]
+    if not left:
+        return ctx.add(Op.FLOORDIV, ctx.add(Op.FLOORDIV, a, factors[0]), factors[1])
+    product = ctx.add(Op.MUL, ctx.add(Op.MUL, a, factors[0]), factors[1])
+    return ctx.add(Op.WHERE, fits, product, ctx.full(0, dtype, b.shape))
+
+
 @register(aten.atan2)
 def atan2(ctx: Context, a, b) -> Value:
     return ctx.elementwise(Op.ATAN2, a, b, dtype=ctx.promote(a, b, kind=INT_TO_FLOAT))
