@@ -5,7 +5,7 @@ given linear index (row-major in the value's own shape). Views turn an index int
 (reshape keeps it, permute/expand/slice re-linearise coordinates); inputs become masked loads;
 pointwise ops recurse into their inputs at the same index. Values computed after a reduction are
 kept in registers at the kernel's own position, which fusion_rules guarantees is where they are read.
-Low-precision floats are loaded into float32 and rounded only when stored or explicitly cast.
+Low-precision floats are computed in float32 registers and rounded back to their type after every op.
 
 A reduction is persistent (the whole row in one block) when its row has at most MAX_PERSISTENT_ROW
 elements, known at compile time; otherwise triton_loops.LoopedKernelWriter loops over the row.
