@@ -20,61 +20,10 @@ import sympy
 from minicomp.ir import DType, Kernel, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, REDUCTION, UNARY, VIEW
 from minicomp.ir.printer import format_node
+from minicomp.backends.triton_pointwise import (TRITON_TYPE, compute_type, extreme_literal, literal,
+                                                pointwise_code, rounded)
 from minicomp.passes.fusion_rules import signature_of
 from minicomp.passes.split_reductions import MAX_ROW as MAX_PERSISTENT_ROW
-
-TRITON_TYPE = {
-    DType.BOOL: "tl.int1", DType.UINT8: "tl.uint8", DType.INT8: "tl.int8", DType.INT16: "tl.int16",
-    DType.INT32: "tl.int32", DType.INT64: "tl.int64", DType.FLOAT16: "tl.float16",
-    DType.BFLOAT16: "tl.bfloat16", DType.FLOAT32: "tl.float32", DType.FLOAT64: "tl.float64",
-}
-UNARY_CODE = {
-    Op.NEG: "-({0})", Op.ABS: "tl.abs({0})", Op.EXP: "tl.exp({0})", Op.LOG: "tl.log({0})",
-    Op.LOG1P: "tl.log(1.0 + {0})", Op.EXPM1: "(tl.exp({0}) - 1.0)", Op.SQRT: "tl.sqrt({0})",
-    Op.RSQRT: "(1.0 / tl.sqrt({0}))", Op.RECIPROCAL: "(1.0 / {0})", Op.SIN: "tl.sin({0})",
-    Op.COS: "tl.cos({0})", Op.TAN: "(tl.sin({0}) / tl.cos({0}))", Op.TANH: "tm.tanh({0})",
-    Op.ATAN: "tm.atan({0})", Op.ERF: "tl.erf({0})", Op.FLOOR: "tl.floor({0})", Op.CEIL: "tl.ceil({0})",
-    Op.TRUNC: "tm.trunc({0})", Op.ROUND: "tm.round_half_even({0})", Op.SIGN: "tm.sign({0})",
-    Op.LOGICAL_NOT: "({0} == 0)", Op.BITWISE_NOT: "(~{0})",
-}
-BINARY_CODE = {
-    Op.ADD: "({0} + {1})", Op.SUB: "({0} - {1})", Op.MUL: "({0} * {1})", Op.DIV: "({0} / {1})",
-    Op.MAXIMUM: "tm.maximum({0}, {1})", Op.MINIMUM: "tm.minimum({0}, {1})", Op.ATAN2: "tm.atan2({0}, {1})",
-    Op.BITWISE_AND: "({0} & {1})", Op.BITWISE_OR: "({0} | {1})", Op.BITWISE_XOR: "({0} ^ {1})",
-    Op.EQ: "({0} == {1})", Op.NE: "({0} != {1})", Op.LT: "({0} < {1})", Op.LE: "({0} <= {1})",
-    Op.GT: "({0} > {1})", Op.GE: "({0} >= {1})",
-}
-
-BOOL_CODE = {
-    Op.ADD: "({0} | {1})", Op.MUL: "({0} & {1})", Op.MAXIMUM: "({0} | {1})", Op.MINIMUM: "({0} & {1})",
-}
-
-
-def compute_type(dtype: DType) -> str:
-    """Registers hold float16/bfloat16 as float32."""
-    return "tl.float32" if dtype.is_low_precision else TRITON_TYPE[dtype]
-
-
-# Ops whose float16/bfloat16 result is already representable in its type (they pick or move values)
-EXACT_IN_LOW_PRECISION = {Op.NEG, Op.ABS, Op.MAXIMUM, Op.MINIMUM, Op.WHERE, Op.CAST, Op.FLOOR, Op.CEIL,
-                          Op.TRUNC, Op.ROUND, Op.SIGN, Op.MAX, Op.MIN, Op.GATHER, Op.CAT}
-
-
-def rounded(node: Node, code: str) -> str:
-    """`code` rounded to the float16/bfloat16 type of `node`'s result and held in float32 again, as eager
-    rounds after every op: a later cast to a wider type then sees eager's value, not a more precise one."""
-    dtype = node.output.dtype
-    if not dtype.is_low_precision or node.op in EXACT_IN_LOW_PRECISION:
-        return code
-    return round_to(dtype, code)
-
-
-def round_to(dtype: DType, code: str) -> str:
-    """float32 `code` rounded to float16 or bfloat16 (to nearest, ties to even), held in float32."""
-    if dtype is DType.BFLOAT16:
-        return f"tm.round_to_bfloat16({code})"
-    return f"{code}.to(tl.float16).to(tl.float32)"
-
 
 @dataclasses.dataclass
 class KernelSource:
@@ -174,15 +123,15 @@ class KernelWriter:
         op = node.op
         if op in UNARY or op in BINARY or op in COMPARISON or op in (Op.WHERE, Op.CAST):
             args = [self.emit(v, index, mask) for v in node.inputs]
-            return self.pointwise(node, args)
+            return pointwise_code(node, args)
         if op is Op.FULL:
             fill = node.attrs["value"]
             if isinstance(fill, sympy.Basic):  # a size known at run time: a kernel argument
                 return f"(tl.zeros([1], {compute_type(value.dtype)}) + {self.size(fill)})"
-            return f"tl.full([1], {_literal(fill)}, {compute_type(value.dtype)})"
+            return f"tl.full([1], {literal(fill)}, {compute_type(value.dtype)})"
         if op is Op.IOTA:
             start, step = node.attrs["start"], node.attrs["step"]
-            return f"({_literal(start)} + {_literal(step)} * ({index})).to({compute_type(value.dtype)})"
+            return f"({literal(start)} + {literal(step)} * ({index})).to({compute_type(value.dtype)})"
         if op is Op.GATHER:
             return self.gather(node, index, mask)
         if op is Op.CAT:
@@ -208,41 +157,6 @@ class KernelWriter:
             inner = list(coordinates)
             inner[axis] = f"({self.size(node.attrs['start'])} + {self.size(node.attrs['step'])} * {coordinates[axis]})"
         return self.linearize(inner, source.shape, index)
-
-    def pointwise(self, node: Node, args: list[str]) -> str:
-        op, dtype = node.op, node.inputs[0].dtype if node.inputs else node.output.dtype
-        if op is Op.CAST:
-            target, value = node.attrs["dtype"], args[0]
-            if target is DType.BOOL:
-                return f"({value} != 0)"
-            if target.is_low_precision:  # through float32, as c10 converts
-                return round_to(target, f"{value}.to(tl.float32)")
-            return f"{value}.to({TRITON_TYPE[target]})"
-        if op is Op.WHERE:
-            return f"tl.where({args[0]}, {args[1]}, {args[2]})"
-        if op in UNARY:
-            if op in (Op.FLOOR, Op.CEIL, Op.TRUNC, Op.ROUND) and not dtype.is_float:
-                return args[0]  # rounding an integer changes nothing
-            if op is Op.SIGN and dtype is DType.BOOL:
-                return args[0]  # a bool is its own sign (and int1 values cannot be subtracted)
-            if op is Op.BITWISE_NOT and dtype is DType.UINT8:
-                return f"({args[0]} ^ 255).to(tl.uint8)"  # `~` xors with -1, which uint8 cannot hold
-            return UNARY_CODE[op].format(*args)
-        if dtype is DType.BOOL and op in BOOL_CODE:
-            return BOOL_CODE[op].format(*args)  # int1 arithmetic would wrap: True + True is True in torch
-        integer = not dtype.is_float
-        if op is Op.FLOORDIV:
-            return f"tm.floordiv_int({args[0]}, {args[1]})" if integer else f"tl.floor({args[0]} / {args[1]})"
-        if op is Op.REMAINDER:
-            return f"tm.remainder_int({args[0]}, {args[1]})" if integer else f"tm.remainder_float({args[0]}, {args[1]})"
-        if op is Op.FMOD:
-            return f"({args[0]} % {args[1]})" if integer else f"tm.fmod_float({args[0]}, {args[1]})"
-        if op is Op.POW:
-            if integer:
-                power = f"tm.power({args[0]}.to(tl.float64), {args[1]}.to(tl.float64))"
-                return f"tm.round_half_even({power}).to({TRITON_TYPE[dtype]})"
-            return f"tm.power({args[0]}, {args[1]})"
-        return BINARY_CODE[op].format(*args)
 
     def gather(self, node: Node, index: str, mask: str) -> str:
         data, positions = node.inputs
@@ -280,7 +194,7 @@ class KernelWriter:
             conditions.append(f"({shifted} >= 0) & ({shifted} < {self.size(source.shape[position])})")
         inside = self.define(" & ".join(conditions) or "True", "m")
         loaded = self.emit(source, self.linearize(inner, source.shape, index), f"{mask} & {inside}")
-        return f"tl.where({inside}, {loaded}, {_literal(node.attrs['value'])})"
+        return f"tl.where({inside}, {loaded}, {literal(node.attrs['value'])})"
 
     # -- reductions ----------------------------------------------------------------------
     def own(self, value: Value) -> str:
@@ -299,7 +213,7 @@ class KernelWriter:
             index, mask = self.position(value)
             args = [self.own(v) if id(self.producer.get(id(v))) in self.after_reduction else self.emit(v, index, mask)
                     for v in node.inputs]
-            code = self.pointwise(node, args)
+            code = pointwise_code(node, args)
         self.memo[key] = self.define(rounded(node, code), "r")
         return self.memo[key]
 
@@ -403,26 +317,6 @@ class KernelWriter:
         lines += self.lines + lindex
         self.lines = []
         return lines
-
-
-def _literal(value) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return f'float("{value}")'
-    return repr(value)
-
-
-def extreme_literal(dtype: DType, lowest: bool) -> str:
-    """The identity of max (lowest=True) or min over `dtype`."""
-    if dtype.is_float:
-        return 'float("-inf")' if lowest else 'float("inf")'
-    if dtype is DType.BOOL:
-        return "0" if lowest else "1"
-    bits = dtype.itemsize * 8
-    if dtype is DType.UINT8:
-        return "0" if lowest else "255"
-    return str(-(2 ** (bits - 1))) if lowest else str(2 ** (bits - 1) - 1)
 
 
 def _equal(a, b) -> bool:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 
-from minicomp.backends.triton_codegen import KernelWriter, compute_type, extreme_literal, rounded
+from minicomp.backends.triton_codegen import KernelWriter
+from minicomp.backends.triton_pointwise import compute_type, extreme_literal, rounded
 from minicomp.ir import DType, Node, Op
 from minicomp.ir.ops import REDUCTION
 
