@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import operator
 import os
 from typing import Any
@@ -15,8 +14,8 @@ from torch.utils._pytree import tree_flatten, tree_map
 
 from minicomp.errors import UnsupportedOpError
 from minicomp.frontend import lowerings  # noqa: F401  (fills LOWERINGS)
-from minicomp.frontend.lowerings.common import LOWERINGS, Context, Unsupported, ir_dtype, sym
-from minicomp.ir import ConstantData, DType, Graph, Op, Value
+from minicomp.frontend.lowerings.common import LOWERINGS, Context, Unsupported, add_constant, ir_dtype, sym
+from minicomp.ir import DType, Graph, Value
 from minicomp.ir.ops import ShapeError
 from minicomp.ir.printer import format_type
 
@@ -103,13 +102,9 @@ def _lower_constant(graph: Graph, node: torch.fx.Node, tensor: Any) -> Value:
         raise UnsupportedOpError(f"graph attribute {node.target} is a {type(tensor).__name__}", op="get_attr",
                                  source="")
     try:
-        dtype = ir_dtype(tensor.dtype)
+        return add_constant(graph, tensor)
     except Unsupported as error:
         raise UnsupportedOpError(f"constant {node.target}: {error}", op="get_attr", source="") from None
-    data = tensor.detach().to("cpu", copy=True).contiguous()
-    raw = data.view(torch.int16) if data.dtype == torch.bfloat16 else data
-    digest = hashlib.sha1(raw.numpy().tobytes() + str((data.dtype, tuple(data.shape))).encode()).hexdigest()[:12]
-    return graph.add(Op.CONSTANT, [], data=ConstantData(data, digest), dtype=dtype, shape=[sym(s) for s in data.shape])
 
 
 def _symbolic_scalar(node: torch.fx.Node) -> Any:

@@ -105,3 +105,10 @@ def test_arange_built_triangles_eye_and_linspace():
     def fn(x):
         return torch.tril(x), torch.triu(x, 1), torch.eye(3, 4), torch.linspace(0, 1, 5), torch.linspace(-2, 2, 9)
     check(fn, torch.randn(4, 6), rtol=0, atol=0)
+
+
+def test_triangle_indices_become_constants():
+    def function(x):
+        return (torch.triu_indices(4, 5, 1) + x.sum().long(), torch.tril_indices(3, 3, -1, dtype=torch.int32),
+                torch.triu_indices(0, 3), torch.tril_indices(2, 6, 3))
+    check(function, torch.randn(3), grad=False)

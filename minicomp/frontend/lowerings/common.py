@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Callable, Sequence
 
 import sympy
@@ -9,7 +10,7 @@ import torch
 from torch._prims_common import ELEMENTWISE_TYPE_PROMOTION_KIND, elementwise_dtypes
 from torch.utils._sympy import functions as size_functions
 
-from minicomp.ir import DType, Graph, Op, Value
+from minicomp.ir import ConstantData, DType, Graph, Op, Value
 
 LOWERINGS: dict[Any, Callable] = {}
 
@@ -73,6 +74,15 @@ TORCH_SIZE_FUNCTIONS = {
 }
 
 
+def add_constant(graph: Graph, tensor: torch.Tensor) -> Value:
+    """A CONSTANT node holding a CPU copy of `tensor`, identified by a digest of its bytes, dtype and shape."""
+    data = tensor.detach().to("cpu", copy=True).contiguous()
+    raw = data.view(torch.int16) if data.dtype == torch.bfloat16 else data
+    digest = hashlib.sha1(raw.numpy().tobytes() + str((data.dtype, tuple(data.shape))).encode()).hexdigest()[:12]
+    return graph.add(Op.CONSTANT, [], data=ConstantData(data, digest), dtype=ir_dtype(data.dtype),
+                     shape=[sym(s) for s in data.shape])
+
+
 def sym(size: Any) -> sympy.Expr:
     """A size as a plain sympy expression (ints, SymInts and expressions alike)."""
     expr = size.node.expr if isinstance(size, torch.SymInt) else sympy.sympify(size)
@@ -100,6 +110,10 @@ class Context:
     # -- building -----------------------------------------------------------------------------
     def add(self, op: Op, *inputs: Value, **attrs: Any) -> Value:
         return self.graph.add(op, inputs, **attrs)
+
+    def constant(self, tensor: torch.Tensor) -> Value:
+        """A CONSTANT node holding a copy of `tensor` (a real tensor, computed while lowering)."""
+        return add_constant(self.graph, tensor)
 
     def full(self, value: Any, dtype: DType, shape: Sequence = ()) -> Value:
         """A constant tensor (a scalar when shape is empty); a size expression is allowed too."""

@@ -1,4 +1,5 @@
-"""Tensor creation (full, zeros/ones/empty and their _like/new_ forms, scalar_tensor, arange) -> FULL and IOTA.
+"""Tensor creation (full, zeros/ones/empty and their _like/new_ forms, scalar_tensor, arange) -> FULL and IOTA;
+triu_indices and tril_indices -> CONSTANT.
 
 Shapes and dtypes come from torch's meta for the node, so every overload shares one code path. Empty
 tensors are materialised as zeros (torch leaves their contents undefined). A created tensor must live on
@@ -126,3 +127,14 @@ def _float_range_is_exact(start, step, length: sympy.Expr, dtype: DType) -> bool
     span = step * max(int(length) - 1, 0)
     magnitude = max(abs(start), abs(start + span), abs(span))  # of every value and intermediate
     return magnitude * unit < 2 ** bits and float(magnitude) <= torch.finfo(IR_TO_TORCH[dtype]).max
+
+
+@register(aten.triu_indices.default, aten.tril_indices.default)
+def triangle_indices(ctx: Context, rows, columns, offset=0, **kwargs) -> Value:
+    """The indices depend only on Python ints, so torch computes them once, here, into a constant."""
+    _check_placement(ctx)
+    if not all(isinstance(size, int) for size in (rows, columns, offset)):
+        raise Unsupported("triangle indices of sizes known only at run time")
+    function = torch.triu_indices if ctx.fx_node.target is aten.triu_indices.default else torch.tril_indices
+    with unset_fake_temporarily():  # lowering runs under the tracer's fake mode; this needs real values
+        return ctx.constant(function(rows, columns, offset, dtype=IR_TO_TORCH[ctx.out_dtype]))

@@ -9,7 +9,6 @@ source at the running count of the mask.
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import sympy
@@ -18,7 +17,7 @@ from torch import ops
 
 from minicomp.frontend.lowerings.common import Context, Unsupported, register, sym
 from minicomp.frontend.lowerings.scans import scan
-from minicomp.ir import ConstantData, DType, Op, Value
+from minicomp.ir import DType, Op, Value
 
 aten = ops.aten
 
@@ -190,14 +189,8 @@ def cdist_backward(ctx: Context, grad: Value, x1: Value, x2: Value, p: float, di
 
 def _pair_rows(ctx: Context, count: int) -> tuple[Value, Value]:
     """The int64 row indices (i, j), i < j, of every pair in torch.pdist's order, as two constants."""
-    pairs = torch.triu_indices(count, count, offset=1, dtype=torch.int64)
-    constants = []
-    for rows in pairs:
-        data = rows.contiguous()
-        digest = hashlib.sha1(data.numpy().tobytes() + str(tuple(data.shape)).encode()).hexdigest()[:12]
-        constants.append(ctx.add(Op.CONSTANT, data=ConstantData(data, digest), dtype=DType.INT64,
-                                 shape=[sym(s) for s in data.shape]))
-    return constants[0], constants[1]
+    rows, columns = torch.triu_indices(count, count, offset=1, dtype=torch.int64)
+    return ctx.constant(rows), ctx.constant(columns)
 
 
 def _pair_difference(ctx: Context, x: Value) -> tuple[Value, Value, Value]:
