@@ -173,3 +173,11 @@ def test_bit_shifts_follow_torch_past_the_width(dtype, target):
     reports = compile_and_compare(lambda a, b: (a << b, a >> b, torch.bitwise_left_shift(a, 3), a >> 2), a, b,
                                   grad=False, options={"target": target})
     assert fallback_ops(reports) == []
+
+
+def test_integer_scalars_outside_the_type_wrap_like_torch():
+    # torch casts a Python int to the tensor's type with C's wrap-around: uint8 == -1 compares with 255
+    x = torch.tensor([0, 1, 2, 255, 3, 128], dtype=torch.uint8)
+    reports = compile_and_compare(lambda x: (x == -1, x + 300, x * -1, torch.pow(x, x), 2 ** x,
+                                             x.to(torch.int8) + 200, x.to(torch.int8) == 255), x, grad=False)
+    assert fallback_ops(reports) == []
