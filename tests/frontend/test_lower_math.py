@@ -55,6 +55,16 @@ def test_erfc_keeps_its_relative_accuracy_in_the_tail(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_erfinv_across_its_domain_and_next_to_one(dtype):
+    # includes the values next to +-1, where erf(x) - y would have lost its digits (erfc takes over)
+    below_one = 1 - torch.finfo(dtype).eps / 2
+    edges = [0.0, -0.0, 1.0, -1.0, 1.5, -2.0, math.nan, 0.7, -0.7, 0.70001, 1e-30, 0.999999, below_one, -below_one]
+    y = edge_and_random_values(edges, dtype, seed=0, count=48, scales=(0.1, 0.4))
+    tails = 1 - torch.logspace(-1, math.log10(torch.finfo(dtype).eps), 40, dtype=torch.float64).to(dtype)
+    check_formula(torch.erfinv, torch.cat([y, tails, -tails]), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_logarithms_are_exact_at_powers_of_the_base(dtype):
     powers = torch.tensor([2.0 ** k for k in range(-20, 40)] + [10.0 ** k for k in range(-5, 16)], dtype=dtype)
     compiled = torch.compile(lambda x: (torch.log2(x), torch.log10(x)), backend="minicomp")

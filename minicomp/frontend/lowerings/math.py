@@ -27,6 +27,14 @@ def apply(ctx: Context, op: Op, *args) -> Value:
     return ctx.elementwise(op, *args, dtype=dtype)
 
 
+def horner(ctx: Context, x: Value, coefficients: list) -> Value:
+    """sum(coefficients[k] * x^k)."""
+    result = ctx.full(float(coefficients[-1]), x.dtype, x.shape)
+    for coefficient in reversed(coefficients[:-1]):
+        result = apply(ctx, Op.ADD, ctx.add(Op.MUL, result, x), float(coefficient))
+    return result
+
+
 def where(ctx: Context, condition: Value, a, b) -> Value:
     """where(condition, a, b) with a and b Values or Python numbers of the branches' dtype."""
     dtype = next(v.dtype for v in (a, b) if isinstance(v, Value))
@@ -175,10 +183,14 @@ def in_float64(formula):
 @in_float64
 def erfc(ctx: Context, x: Value, dtype: DType) -> Value:
     """erfc(|x|) = t exp(f - x^2), full relative accuracy far into the tail; erfc(x) = 2 - erfc(-x) below 0."""
-    a = ctx.add(Op.ABS, x)
-    t, f = scaled_erfc_parts(ctx, a)
-    tail = ctx.add(Op.MUL, t, ctx.add(Op.EXP, ctx.add(Op.SUB, f, ctx.add(Op.MUL, a, a))))
+    tail = erfc_of_magnitude(ctx, ctx.add(Op.ABS, x))
     return where(ctx, apply(ctx, Op.LT, x, 0), apply(ctx, Op.SUB, 2, tail), tail)
+
+
+def erfc_of_magnitude(ctx: Context, a: Value) -> Value:
+    """erfc(a) for a float64 a >= 0, with full relative accuracy."""
+    t, f = scaled_erfc_parts(ctx, a)
+    return ctx.add(Op.MUL, t, ctx.add(Op.EXP, ctx.add(Op.SUB, f, ctx.add(Op.MUL, a, a))))
 
 
 @register(aten.special_erfcx.default)
@@ -193,6 +205,42 @@ def erfcx(ctx: Context, x: Value, dtype: DType) -> Value:
     square = ctx.cast(ctx.cast(ctx.add(Op.MUL, x, x), dtype), DType.FLOAT64)
     negative = apply(ctx, Op.SUB, apply(ctx, Op.MUL, ctx.add(Op.EXP, square), 2), positive)
     return where(ctx, apply(ctx, Op.LT, x, 0), negative, positive)
+
+
+# torch's starting point for erfinv (a rational approximation, central and tail), refined by Newton steps
+ERFINV_CENTRAL = ((0.886226899, -1.645349621, 0.914624893, -0.140543331),
+                  (1.0, -2.118377725, 1.442710462, -0.329097515, 0.012229801))
+ERFINV_TAIL = ((-1.970840454, -1.624906493, 3.429567803, 1.641345311), (1.0, 3.543889200, 1.637067800))
+
+
+@register(aten.erfinv.default)
+@in_float64
+def erfinv(ctx: Context, y: Value, dtype: DType) -> Value:
+    """torch's rational start, then three Newton steps in float64: on erf(x) = y where |y| <= 0.7, and on
+    erfc(|x|) = 1 - |y| beyond, where 1 - |y| is exact and erf(x) would have lost its digits to 1.
+    +-inf at +-1 and NaN beyond, as torch gives."""
+    magnitude = ctx.add(Op.ABS, y)
+    square = ctx.add(Op.MUL, y, y)
+    x = apply(ctx, Op.DIV, ctx.add(Op.MUL, y, horner(ctx, square, ERFINV_CENTRAL[0])),
+              horner(ctx, square, ERFINV_CENTRAL[1]))
+    for _ in range(3):
+        x = ctx.add(Op.SUB, x, ctx.add(Op.DIV, ctx.add(Op.SUB, ctx.add(Op.ERF, x), y), _erf_slope(ctx, x)))
+    complement = apply(ctx, Op.SUB, 1.0, magnitude)
+    # kept away from 0 and from 2: |y| == 1 is answered below, and small |y| take the other branch
+    clamped = apply(ctx, Op.MINIMUM, apply(ctx, Op.MAXIMUM, complement, 1e-300), 1.0)
+    z = ctx.add(Op.SQRT, ctx.add(Op.NEG, ctx.add(Op.LOG, apply(ctx, Op.DIV, clamped, 2.0))))
+    a = apply(ctx, Op.DIV, horner(ctx, z, ERFINV_TAIL[0]), horner(ctx, z, ERFINV_TAIL[1]))
+    for _ in range(3):
+        a = ctx.add(Op.ADD, a, ctx.add(Op.DIV, ctx.add(Op.SUB, erfc_of_magnitude(ctx, a), clamped),
+                                       _erf_slope(ctx, a)))
+    x = where(ctx, apply(ctx, Op.LE, magnitude, 0.7), x, ctx.add(Op.MUL, ctx.add(Op.SIGN, y), a))
+    x = where(ctx, apply(ctx, Op.EQ, magnitude, 1.0), apply(ctx, Op.MUL, ctx.add(Op.SIGN, y), math.inf), x)
+    return where(ctx, apply(ctx, Op.GT, magnitude, 1.0), math.nan, x)
+
+
+def _erf_slope(ctx: Context, x: Value) -> Value:
+    """d erf(x) / dx = 2 / sqrt(pi) exp(-x^2)."""
+    return apply(ctx, Op.MUL, ctx.add(Op.EXP, ctx.add(Op.NEG, ctx.add(Op.MUL, x, x))), 2.0 / math.sqrt(math.pi))
 
 
 @register(aten.isinf.default)

@@ -13,7 +13,7 @@ import math
 import struct
 
 from minicomp.frontend.lowerings.common import INT_TO_FLOAT, Context, Unsupported, register
-from minicomp.frontend.lowerings.math import apply, in_float64, where
+from minicomp.frontend.lowerings.math import apply, horner, in_float64, where
 from minicomp.ir import DType, Op, Value
 from torch import ops
 
@@ -136,14 +136,6 @@ def cotangent_derivative(n: int) -> list[int]:
             polynomial[power] -= coefficient
             polynomial[power + 2] -= coefficient
     return polynomial
-
-
-def horner(ctx: Context, x: Value, coefficients: list) -> Value:
-    """sum(coefficients[k] * x^k)."""
-    result = ctx.full(float(coefficients[-1]), x.dtype, x.shape)
-    for coefficient in reversed(coefficients[:-1]):
-        result = apply(ctx, Op.ADD, ctx.add(Op.MUL, result, x), float(coefficient))
-    return result
 
 
 def hurwitz_zeta(ctx: Context, s: int, q: Value) -> Value:
