@@ -191,3 +191,17 @@ def test_integer_scalars_outside_the_type_wrap_like_torch():
     reports = compile_and_compare(lambda x: (x == -1, x + 300, x * -1, torch.pow(x, x), 2 ** x,
                                              x.to(torch.int8) + 200, x.to(torch.int8) == 255), x, grad=False)
     assert fallback_ops(reports) == []
+
+
+@pytest.mark.parametrize("target", ["numpy", "triton"])
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8], ids=str)
+def test_gcd_and_lcm_follow_torchs_euclid_loop(dtype, target):
+    # consecutive Fibonacci numbers take Euclid the most steps; INT_MIN's absolute value stays negative,
+    # and lcm overflows wrap as torch's (8- and 16-bit products are computed as int first)
+    if target == "triton":
+        pytest.importorskip("triton")
+    a = torch.tensor([0, 0, 5, -12, 18, 7, -2**63, 2**62, 13, 0, 832040, 89, 233, 1836311903, 7540113804746346429])
+    b = torch.tensor([0, 4, 0, 18, -12, 13, 6, 2**61, -2**63, -7, 514229, 55, 144, 1134903170, 4660046610375530309])
+    reports = compile_and_compare(lambda a, b: (torch.gcd(a, b), torch.lcm(a, b)), a.to(dtype), b.to(dtype),
+                                  grad=False, options={"target": target})
+    assert fallback_ops(reports) == []

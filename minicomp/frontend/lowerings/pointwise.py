@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from minicomp.frontend.lowerings.common import INT_TO_FLOAT, Context, Unsupported, ir_dtype, register
 from minicomp.ir import DType, Op, Value
 from torch import ops
@@ -165,6 +167,29 @@ def shift(ctx: Context, a, b) -> Value:
         return ctx.add(Op.FLOORDIV, ctx.add(Op.FLOORDIV, a, factors[0]), factors[1])
     product = ctx.add(Op.MUL, ctx.add(Op.MUL, a, factors[0]), factors[1])
     return ctx.add(Op.WHERE, fits, product, ctx.full(0, dtype, b.shape))
+
+
+@register(aten.gcd, aten.lcm)
+def gcd_lcm(ctx: Context, a, b) -> Value:
+    """torch's Euclid loop on |a| and |b| (C remainders; |INT_MIN| stays negative, as in torch), unrolled
+    to the most steps the type can need and frozen once done; lcm = |a / gcd * b| (0 when gcd is 0)."""
+    dtype = ctx.promote(a, b)
+    if not dtype.is_integer:
+        raise Unsupported(f"gcd of {dtype.value}")
+    a, b = ctx.broadcast(ctx.as_value(a, dtype), ctx.as_value(b, dtype))
+    x, y = ctx.add(Op.ABS, a), ctx.add(Op.ABS, b)
+    zero, one = ctx.full(0, dtype, x.shape), ctx.full(1, dtype, x.shape)
+    steps = math.ceil(1.4405 * dtype.itemsize * 8 + 1.6723) + 1  # Lame: Euclid's steps grow with log_phi
+    for _ in range(steps):
+        going = ctx.add(Op.NE, x, zero)
+        x, y = (ctx.add(Op.WHERE, going, ctx.add(Op.FMOD, y, ctx.add(Op.WHERE, going, x, one)), zero),
+                ctx.add(Op.WHERE, going, x, y))
+    if ctx.fx_node.target._opname == "gcd":
+        return y
+    quotient = ctx.add(Op.FLOORDIV, a, ctx.add(Op.WHERE, ctx.add(Op.EQ, y, zero), one, y))  # exact: y divides a
+    wide = DType.INT32 if dtype.itemsize < 4 else dtype  # C++ multiplies 8- and 16-bit ints as int, then wraps
+    product = ctx.add(Op.ABS, ctx.add(Op.MUL, ctx.cast(quotient, wide), ctx.cast(b, wide)))
+    return ctx.add(Op.WHERE, ctx.add(Op.EQ, y, zero), zero, ctx.cast(product, dtype))
 
 
 @register(aten.atan2)
