@@ -169,20 +169,27 @@ def test_integer_division_rounding_toward_zero(dtype):
     assert fallback_ops(reports) == []
 
 
-@pytest.mark.parametrize("target", ["numpy", "triton"])
-@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8], ids=str)
+INTEGERS = pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8], ids=str)
+BOTH_BACKENDS = pytest.mark.parametrize("target", ["numpy", "triton"])
+
+
+def check_on(target: str, function, *inputs) -> None:
+    """Values (no gradients) against eager on one backend; nothing may fall back."""
+    if target == "triton":
+        pytest.importorskip("triton")
+    assert fallback_ops(compile_and_compare(function, *inputs, grad=False, options={"target": target})) == []
+
+
+@BOTH_BACKENDS
+@INTEGERS
 def test_bit_shifts_follow_torch_past_the_width(dtype, target):
     # left shifts wrap and give 0 from the width on; right shifts floor and give the sign (-1 or 0)
     # from width - 1 on (uint8: 0 from 8 on); negative shift amounts count as too wide
-    if target == "triton":
-        pytest.importorskip("triton")
     bits = torch.iinfo(dtype).bits
     amounts = [0, 1, 3, bits - 2, bits - 1, bits, bits + 3] + ([-1, -5] if dtype.is_signed else [200])
     a = torch.tensor([5, -5, 1, -1, 100, -128 if dtype.is_signed else 200] * len(amounts)).to(dtype)
     b = torch.tensor([amount for amount in amounts for _ in range(6)]).to(dtype)
-    reports = compile_and_compare(lambda a, b: (a << b, a >> b, torch.bitwise_left_shift(a, 3), a >> 2), a, b,
-                                  grad=False, options={"target": target})
-    assert fallback_ops(reports) == []
+    check_on(target, lambda a, b: (a << b, a >> b, torch.bitwise_left_shift(a, 3), a >> 2), a, b)
 
 
 def test_integer_scalars_outside_the_type_wrap_like_torch():
@@ -193,15 +200,11 @@ def test_integer_scalars_outside_the_type_wrap_like_torch():
     assert fallback_ops(reports) == []
 
 
-@pytest.mark.parametrize("target", ["numpy", "triton"])
-@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8], ids=str)
+@BOTH_BACKENDS
+@INTEGERS
 def test_gcd_and_lcm_follow_torchs_euclid_loop(dtype, target):
     # consecutive Fibonacci numbers take Euclid the most steps; INT_MIN's absolute value stays negative,
     # and lcm overflows wrap as torch's (8- and 16-bit products are computed as int first)
-    if target == "triton":
-        pytest.importorskip("triton")
     a = torch.tensor([0, 0, 5, -12, 18, 7, -2**63, 2**62, 13, 0, 832040, 89, 233, 1836311903, 7540113804746346429])
     b = torch.tensor([0, 4, 0, 18, -12, 13, 6, 2**61, -2**63, -7, 514229, 55, 144, 1134903170, 4660046610375530309])
-    reports = compile_and_compare(lambda a, b: (torch.gcd(a, b), torch.lcm(a, b)), a.to(dtype), b.to(dtype),
-                                  grad=False, options={"target": target})
-    assert fallback_ops(reports) == []
+    check_on(target, lambda a, b: (torch.gcd(a, b), torch.lcm(a, b)), a.to(dtype), b.to(dtype))
