@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 
+import minicomp
 from helpers import FORMULA_TOLERANCES, check_formula, compile_and_compare, edge_and_random_values, fallback_ops
 
 DTYPES = [torch.float32, torch.float64]
@@ -208,3 +209,17 @@ def test_gcd_and_lcm_follow_torchs_euclid_loop(dtype, target):
     a = torch.tensor([0, 0, 5, -12, 18, 7, -2**63, 2**62, 13, 0, 832040, 89, 233, 1836311903, 7540113804746346429])
     b = torch.tensor([0, 4, 0, 18, -12, 13, 6, 2**61, -2**63, -7, 514229, 55, 144, 1134903170, 4660046610375530309])
     check_on(target, lambda a, b: (torch.gcd(a, b), torch.lcm(a, b)), a.to(dtype), b.to(dtype))
+
+
+@BOTH_BACKENDS
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_low_precision_sigmoid_rounds_once_like_eager(dtype, target):
+    # eager computes float16 sigmoid in float32 and rounds once; rounding after exp, add and reciprocal
+    # as well left only 61% of the results equal to eager's (one ulp off elsewhere). Exact equality
+    # everywhere would overstate what two float32 exps agree on, hence 99%.
+    if target == "triton":
+        pytest.importorskip("triton")
+    x = torch.linspace(-8, 8, 4001).to(dtype)
+    minicomp.reset()
+    compiled = torch.compile(torch.sigmoid, backend="minicomp", options={"target": target})(x)
+    assert (compiled == torch.sigmoid(x)).double().mean() >= 0.99

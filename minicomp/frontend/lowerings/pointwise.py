@@ -199,10 +199,12 @@ def atan2(ctx: Context, a, b) -> Value:
 
 @register(aten.sigmoid)
 def sigmoid(ctx: Context, x: Value) -> Value:
+    """1 / (1 + exp(-x)); float16/bfloat16 in float32, rounded once, as eager's kernel computes it."""
     dtype = ctx.promote(x, kind=INT_TO_FLOAT)
-    x = ctx.cast(x, dtype)
-    denominator = ctx.elementwise(Op.ADD, ctx.add(Op.EXP, ctx.add(Op.NEG, x)), 1, dtype=dtype)
-    return ctx.add(Op.RECIPROCAL, denominator)
+    compute = DType.FLOAT32 if dtype.is_low_precision else dtype
+    x = ctx.cast(x, compute)
+    denominator = ctx.elementwise(Op.ADD, ctx.add(Op.EXP, ctx.add(Op.NEG, x)), 1, dtype=compute)
+    return ctx.cast(ctx.add(Op.RECIPROCAL, denominator), dtype)
 
 
 @register(aten.relu)
