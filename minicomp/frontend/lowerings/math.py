@@ -137,8 +137,14 @@ def exp2(ctx: Context, x: Value) -> Value:
     return apply(ctx, Op.POW, 2.0, x)
 
 
+def sigmoid(ctx: Context, x: Value) -> Value:
+    """1 / (1 + exp(-x))."""
+    return ctx.add(Op.RECIPROCAL, apply(ctx, Op.ADD, ctx.add(Op.EXP, ctx.add(Op.NEG, x)), 1))
+
+
 for _target, _formula in ((aten.asin, asin), (aten.acos, acos), (aten.atanh, atanh), (aten.acosh, acosh),
                           (aten.asinh, asinh), (aten.cosh, cosh), (aten.sinh, sinh), (aten.exp2, exp2),
+                          (aten.sigmoid, sigmoid),
                           (aten.log2, exact_log(2.0, LN2)), (aten.log10, exact_log(10.0, LN10))):
     register(_target.default)(float_unary(_formula))
 

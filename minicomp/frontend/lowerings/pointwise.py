@@ -197,16 +197,6 @@ def atan2(ctx: Context, a, b) -> Value:
     return ctx.elementwise(Op.ATAN2, a, b, dtype=ctx.promote(a, b, kind=INT_TO_FLOAT))
 
 
-@register(aten.sigmoid)
-def sigmoid(ctx: Context, x: Value) -> Value:
-    """1 / (1 + exp(-x)); float16/bfloat16 in float32, rounded once, as eager's kernel computes it."""
-    dtype = ctx.promote(x, kind=INT_TO_FLOAT)
-    compute = DType.FLOAT32 if dtype.is_low_precision else dtype
-    x = ctx.cast(x, compute)
-    denominator = ctx.elementwise(Op.ADD, ctx.add(Op.EXP, ctx.add(Op.NEG, x)), 1, dtype=compute)
-    return ctx.cast(ctx.add(Op.RECIPROCAL, denominator), dtype)
-
-
 @register(aten.relu)
 def relu(ctx: Context, x: Value) -> Value:
     if x.dtype is DType.BOOL:
