@@ -29,10 +29,13 @@ def compile(model: Any, *, target: str = "auto", dump_dir: Optional[str] = None,
 
 
 def reset() -> None:
-    """Forget all reports and Dynamo's compiled code, so the next call compiles afresh."""
+    """Forget all reports and Dynamo's compiled code, so the next call compiles afresh; the Triton cache
+    is read from disk again (MINICOMP_CACHE_DIR as it is then)."""
     import torch._dynamo
 
     from minicomp import report
+    from minicomp.backends import triton_cache
 
     report.clear()
+    triton_cache.clear()
     torch._dynamo.reset()

@@ -23,3 +23,7 @@ class UnsupportedOpError(MinicompError):
 
 class BackendUnavailableError(MinicompError):
     """The chosen target cannot run on this machine; the message says what is missing."""
+
+
+class CacheWarning(UserWarning):
+    """minicomp's disk cache could not be used as it is (unwritable, corrupt); it compiled without it."""

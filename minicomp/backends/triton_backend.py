@@ -2,8 +2,9 @@
 
 The host program is generated Python like the numpy backend's: it binds sizes, allocates the planned
 arena once per call (one torch.empty), makes views with torch, calls torch for extern ops (matmul,
-conv, fallbacks) and launches the kernels. Kernels are cached by source text, block sizes by
-(source, sizes) on disk; see triton_runtime.py.
+conv, fallbacks) and launches the kernels. Modules are cached by source text, block sizes by
+(source, sizes) on disk (triton_cache.py); what differs between graphs of the same source (constants,
+fallback arguments) is passed to the host function as its `graph_data`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Callable
 import torch
 
 from minicomp.backends import triton_runtime as rt
+from minicomp.backends.triton_cache import load_module
 from minicomp.backends.host_code import bind_sizes, size, size_value
 from minicomp.backends.triton_codegen import KernelSource, write_kernel
 from minicomp.ir import Graph, Kernel, Node, Op, Value
@@ -24,11 +26,13 @@ TORCH_DTYPE = "torch.{}"
 
 @dataclasses.dataclass
 class TritonProgram:
-    """Generated module source, its kernels, and the host function running them."""
+    """Generated module source, its kernels, the host function running them and this graph's own data
+    (another graph with the same source shares the module and the function, never the data)."""
 
     source: str
     kernels: list[KernelSource]
     function: Callable
+    data: rt.GraphData
 
 
 def generate(graph: Graph) -> TritonProgram:
@@ -43,7 +47,7 @@ def generate(graph: Graph) -> TritonProgram:
     for item in graph.nodes:
         if not isinstance(item, Kernel) and item.op is Op.CONSTANT:
             constants.append(item.attrs["data"].payload)
-            body.append(f"{item.output.name} = rt.on_device(CONSTANTS[{len(constants) - 1}], DEVICE)")
+            body.append(f"{item.output.name} = graph_data.constant({len(constants) - 1}, DEVICE)")
             continue
         if not isinstance(item, Kernel) and item.op in VIEW:
             body.append(f"{item.output.name} = {_view_code(item)}")
@@ -58,16 +62,15 @@ def generate(graph: Graph) -> TritonProgram:
             body.append(_extern_line(item, fallbacks))
     outputs = ", ".join("None" if o is None else (o.name if isinstance(o, Value) else size(o)) for o in graph.outputs)
     body.append(f"return [{outputs}]")
-    params = ", ".join(v.name if isinstance(v, Value) else str(v) for v in graph.inputs)
-    host = f"def program({params}):\n" + "\n".join("    " + line for line in body) + "\n"
+    body.insert(0, "KERNELS, FALLBACKS = graph_data.kernels, graph_data.fallbacks")
+    params = "".join(f", {v.name if isinstance(v, Value) else v}" for v in graph.inputs)
+    host = f"def program(graph_data, DEVICE{params}):\n" + "\n".join("    " + line for line in body) + "\n"
     header = ("import torch\nimport triton\nimport triton.language as tl\n"
               "from minicomp.backends import triton_math as tm\nfrom minicomp.backends import triton_runtime as rt\n")
     module_source = header + "\n\n" + "\n\n".join(k.source for k in kernels) + "\n\n" + host
-    module = rt.load_module(module_source)
-    module.KERNELS = [rt.Launcher(getattr(module, k.name), k) for k in kernels]
-    module.FALLBACKS = fallbacks
-    module.CONSTANTS = constants
-    return TritonProgram(module_source, kernels, module.program)
+    module = load_module(module_source)
+    data = rt.GraphData([rt.Launcher(getattr(module, k.name), k) for k in kernels], fallbacks, constants)
+    return TritonProgram(module_source, kernels, module.program, data)
 
 
 def compile_triton(graph: Graph) -> tuple[TritonProgram, Callable[[list], list]]:
@@ -78,8 +81,7 @@ def compile_triton(graph: Graph) -> tuple[TritonProgram, Callable[[list], list]]
     def run(args: list) -> list:
         devices = [a.device for a in args if isinstance(a, torch.Tensor)]
         device = devices[0] if devices else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        rt.set_device(program.function, device)
-        results = program.function(*args)
+        results = program.function(program.data, device, *args)
         return [r.contiguous() if isinstance(r, torch.Tensor) else r for r in results]
 
     return program, run

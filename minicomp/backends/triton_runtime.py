@@ -1,26 +1,40 @@
-"""What generated Triton programs need at run time: module loading, launching with tuned block sizes,
-arena slots, fallbacks through torch, and scatters (atomic adds in Triton)."""
+"""What generated Triton programs need at run time: each graph's own data, launching with tuned block
+sizes, arena slots, fallbacks through torch, and scatters (atomic adds in Triton). The disk cache of
+programs and block sizes is triton_cache.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import importlib.util
-import json
 import os
-import sys
 from typing import Any
 
 import sympy
 import torch
 from torch.utils._pytree import tree_flatten, tree_map
 
+from minicomp.backends import triton_cache
 from minicomp.errors import BackendUnavailableError
 from minicomp.backends.host_code import torch_op
 from minicomp.ir import Value
 
-CACHE_DIR = os.path.join(os.environ.get("MINICOMP_CACHE_DIR", os.path.expanduser("~/.cache/minicomp")), "triton")
-_MODULES: dict[str, Any] = {}
-_TUNED: dict[str, dict] = {}
+
+@dataclasses.dataclass
+class GraphData:
+    """What one compiled graph's host program reads besides its arguments. Two graphs with the same
+    generated source share one module, so their launchers, fallback arguments and constants live here."""
+
+    kernels: list
+    fallbacks: list
+    constants: list
+    on_device: dict = dataclasses.field(default_factory=dict)
+
+    def constant(self, index: int, device: torch.device) -> torch.Tensor:
+        """Graph constant `index` on `device`, copied there once."""
+        key = (index, str(device))
+        if key not in self.on_device:
+            self.on_device[key] = self.constants[index].to(device)
+        return self.on_device[key]
 
 
 def interpreting() -> bool:
@@ -39,30 +53,6 @@ def require_triton() -> None:
                                       "or 'auto'")
 
 
-def load_module(source: str):
-    """Import generated source (triton.jit needs a real file); one module per distinct source text."""
-    key = hashlib.sha256(source.encode()).hexdigest()[:24]
-    if key not in _MODULES:
-        os.makedirs(CACHE_DIR, exist_ok=True)
-        path = os.path.join(CACHE_DIR, f"program_{key}.py")
-        if not os.path.exists(path):  # write then rename: parallel test workers may race for the same file
-            temporary = f"{path}.{os.getpid()}.tmp"
-            with open(temporary, "w") as handle:
-                handle.write(source)
-            os.replace(temporary, path)
-        spec = importlib.util.spec_from_file_location(f"minicomp_triton_{key}", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        module.DEVICE = torch.device("cpu")
-        _MODULES[key] = module
-    return _MODULES[key]
-
-
-def set_device(program, device: torch.device) -> None:
-    program.__globals__["DEVICE"] = device
-
-
 def slot(arena: torch.Tensor, offset: int, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
     """A tensor view of `shape` and `dtype` at byte `offset` of the arena."""
     count = 1
@@ -70,17 +60,6 @@ def slot(arena: torch.Tensor, offset: int, shape: tuple, dtype: torch.dtype) -> 
         count *= extent
     nbytes = count * torch.empty((), dtype=dtype).element_size()
     return arena[offset:offset + nbytes].view(dtype).view(shape)
-
-
-_ON_DEVICE: dict = {}
-
-
-def on_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """A graph constant on `device`, copied there once."""
-    key = (id(tensor), str(device))
-    if key not in _ON_DEVICE:
-        _ON_DEVICE[key] = (tensor, tensor.to(device))  # keep the source alive so its id stays unique
-    return _ON_DEVICE[key][1]
 
 
 LOOP_RBLOCK = 1024  # the chunk of a looped reduction when interpreting (tests make it smaller to loop more)
@@ -129,25 +108,29 @@ class Launcher:
         return [{"XBLOCK": x, "RBLOCK": rblock, "num_warps": w} for x in rows for w in warps]
 
     def config(self, outer: int, reduced: int, inputs, outputs, sizes) -> dict:
-        """The fastest candidate, measured once and remembered on disk (the first one when interpreting)."""
+        """The fastest candidate, measured once and remembered on disk (the only one when interpreting).
+
+        Candidates write into scratch buffers: a kernel may write over its own input (memory planning
+        reuses a dead input's bytes), and timing it on the real buffers would run it on its own result."""
         candidates = self.candidates(outer, reduced)
         if len(candidates) == 1:
             return candidates[0]
         key = f"{self.key}:{outer}:{reduced}:{inputs[0].dtype if inputs else ''}"
-        cache = _tuning_cache()
-        if key not in cache:
-            timings, failures = [], []
-            for candidate in candidates:
-                try:
-                    timings.append((time_kernel(lambda: self.launch(candidate, outer, inputs, outputs, sizes)),
-                                    candidate))
-                except Exception as error:  # a candidate that does not compile (too many registers) is skipped
-                    failures.append(f"{candidate}: {error}")
-            if not timings:
-                raise RuntimeError("no block size compiled for this kernel:\n" + "\n".join(failures))
-            cache[key] = min(timings, key=lambda t: t[0])[1]
-            _save_tuning_cache(cache)
-        return cache[key]
+        cached = triton_cache.tuned_sizes().get(key)
+        if cached in candidates:  # an entry that is no candidate (edited, or older code) is tuned again
+            return cached
+        scratch = [torch.empty_strided(o.shape, o.stride(), dtype=o.dtype, device=o.device) for o in outputs]
+        timings, failures = [], []
+        for candidate in candidates:
+            try:
+                timings.append((time_kernel(lambda: self.launch(candidate, outer, inputs, scratch, sizes)), candidate))
+            except Exception as error:  # a candidate that does not compile (too many registers) is skipped
+                failures.append(f"{candidate}: {error}")
+        if not timings:
+            raise RuntimeError("no block size compiled for this kernel:\n" + "\n".join(failures))
+        best = min(timings, key=lambda t: t[0])[1]
+        triton_cache.remember_tuned(key, best)
+        return best
 
 
 def time_kernel(launch) -> float:
@@ -155,21 +138,6 @@ def time_kernel(launch) -> float:
     from triton.testing import do_bench
 
     return do_bench(launch, warmup=5, rep=20)
-
-
-def _tuning_cache() -> dict:
-    if "cache" not in _TUNED:
-        path = os.path.join(CACHE_DIR, "autotune.json")
-        _TUNED["cache"] = json.load(open(path)) if os.path.exists(path) else {}
-    return _TUNED["cache"]
-
-
-def _save_tuning_cache(cache: dict) -> None:
-    os.makedirs(CACHE_DIR, exist_ok=True)
-    path = os.path.join(CACHE_DIR, "autotune.json")
-    with open(path + f".{os.getpid()}", "w") as handle:
-        json.dump(cache, handle, indent=1, sort_keys=True)
-    os.replace(path + f".{os.getpid()}", path)
 
 
 def _evaluate(expr, bound: dict) -> int:
