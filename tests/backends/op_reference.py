@@ -6,9 +6,9 @@ ir/ops.py), so a backend is checked against torch and not against itself.
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Callable, Sequence
 
+import pytest
 import torch
 
 from minicomp.backends.numpy_backend import compile_numpy
@@ -22,7 +22,9 @@ def numpy_backend(graph: Graph) -> Callable[[list], list]:
 
 
 def triton_backend(graph: Graph) -> Callable[[list], list]:
-    """Triton kernels on the GPU (inputs moved there and results back), or in the interpreter on CPU."""
+    """Triton kernels on the GPU (inputs moved there and results back), or in the interpreter on CPU;
+    the test is skipped, and says so, when triton is not installed."""
+    pytest.importorskip("triton", reason="the triton extra is not installed (pip install 'minicomp[triton]')")
     from minicomp.backends.triton_backend import compile_triton
 
     run = compile_triton(graph)[1]
@@ -30,10 +32,9 @@ def triton_backend(graph: Graph) -> Callable[[list], list]:
     return lambda inputs: [result.cpu() for result in run([x.to(device) for x in inputs])]
 
 
-# name -> function(graph) -> runner(list of CPU tensors) -> list of CPU tensors.
-BACKENDS: dict[str, Callable[[Graph], Callable[[list], list]]] = {"numpy": numpy_backend}
-if importlib.util.find_spec("triton") is not None:
-    BACKENDS["triton"] = triton_backend
+# name -> function(graph) -> runner(list of CPU tensors) -> list of CPU tensors. Every backend is always
+# listed, so that no parametrization disappears at collection when an optional package is missing.
+BACKENDS: dict[str, Callable[[Graph], Callable[[list], list]]] = {"numpy": numpy_backend, "triton": triton_backend}
 
 
 def build_graph(op: Op, inputs: Sequence[torch.Tensor], attrs: dict) -> Graph:
