@@ -60,10 +60,10 @@ def _program_file(name: str, source: str) -> str:
         try:
             found = _read(path)
             if found != source:
+                _write_atomically(path, source)
                 if found is not None:
                     warnings.warn(f"minicomp: the cached Triton program {path} did not match its source "
                                   f"(truncated or edited); it was rewritten", CacheWarning, stacklevel=2)
-                _write_atomically(path, source)
             return path
         except OSError as error:
             _give_up_cache(error)
