@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minicomp
-from helpers import assert_same, assert_same_or_as_accurate, examples, fallback_ops, run_with_grads
+from helpers import assert_compiled, assert_same, assert_same_or_as_accurate, examples, fallback_ops, run_with_grads
 from programs import programs
 
 PLAIN = {"fusion": False, "memory_planning": False}
@@ -33,16 +33,6 @@ def check_program(program, seed: int, grad: bool, rtol=None, atol=None) -> None:
     plain, plain_grads = run_with_grads(program, inputs, grad, PLAIN)
     assert_same(plain, actual, 0, 0, what="output without fusion/memory planning")
     assert_same(plain_grads, actual_grads, 0, 0, what="input grad without fusion/memory planning")
-
-
-def test_float64_rule_accepts_only_results_as_accurate_as_eager():
-    exact = torch.tensor([1.0, 2.0], dtype=torch.float64)
-    eager = torch.tensor([1.0 + 1e-4, 2.0])
-    assert_same_or_as_accurate(torch.tensor([1.0 - 1e-4, 2.0]), eager, exact)  # as far off, other side
-    with pytest.raises(AssertionError, match="less accurate than eager"):
-        assert_same_or_as_accurate(torch.tensor([1.0 + 5e-4, 2.0]), eager, exact)
-    with pytest.raises(AssertionError):
-        assert_same_or_as_accurate(torch.tensor([1, 3]), torch.tensor([1, 2]), torch.tensor([1, 2]))
 
 
 @settings(max_examples=examples(30))
@@ -91,5 +81,6 @@ def test_dynamic_shapes_match_eager_at_every_size(name, record_property):
         actual, actual_grads = run_with_grads(compiled, [x])
         assert_same(actual, expected, what=f"output at {shape}")
         assert_same(actual_grads, expected_grads, what=f"input grad at {shape}")
-    assert minicomp.reports(), "Dynamo compiled nothing with minicomp"
+    assert_compiled(minicomp.reports())
     record_property("fallback_ops", fallback_ops(minicomp.reports()))
+    assert fallback_ops(minicomp.reports()) == []
