@@ -75,8 +75,8 @@ def test_fsdp2_trains_like_eager_fsdp2(tmp_path):
         for index, (got, want) in enumerate(zip(result["compiled_parameters"], result["eager_parameters"])):
             torch.testing.assert_close(got, want, msg=lambda m: f"rank {rank} parameter {index}: {m}")
         # FSDP2's hooks run eagerly (Dynamo skips them), so the blocks' forward is what minicomp compiles
-        kinds = sorted(report.kind for report in compiled_reports(result["reports"]))
-        assert kinds == ["backward", "forward"] and fallback_ops(result["reports"]) == [], result["reports"]
+        kinds = {report.kind for report in compiled_reports(result["reports"])}
+        assert {"forward", "backward"} <= kinds and fallback_ops(result["reports"]) == [], result["reports"]
 
 
 @pytest.mark.parametrize("target", ["numpy", "triton"])
