@@ -12,6 +12,7 @@ import os
 import socket
 from pathlib import Path
 from typing import Callable
+from unittest import mock
 
 import torch
 import torch.distributed as dist
@@ -32,10 +33,10 @@ def free_port() -> int:
 
 def run_on_two_processes(worker: Callable, result_dir: Path) -> list[dict]:
     """Spawn `worker(rank, result_dir)` on WORLD_SIZE processes; return each rank's saved results."""
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(free_port())
-    context = mp.start_processes(worker, args=(str(result_dir),), nprocs=WORLD_SIZE, join=False,
-                                 start_method="spawn")
+    rendezvous = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
+    with mock.patch.dict(os.environ, rendezvous):  # the children inherit it; this process is left as it was
+        context = mp.start_processes(worker, args=(str(result_dir),), nprocs=WORLD_SIZE, join=False,
+                                     start_method="spawn")
     deadline = datetime.datetime.now() + datetime.timedelta(seconds=TIMEOUT_SECONDS)
     while not context.join(timeout=5):
         if datetime.datetime.now() > deadline:
