@@ -61,13 +61,15 @@ def assert_same_or_as_accurate(actual: Any, expected: Any, exact: Any, what: str
     move two equally good results further apart than assert_close's float32 tolerance; the float64
     result then decides which one is wrong, and a real bug is far from it.
     """
-    leaves = [tree_flatten(tree)[0] for tree in (actual, expected, exact)]
-    assert_same(actual, expected, rtol=float("inf"), atol=float("inf"), what=what)  # structure, dtypes, shapes
-    for index, (got, want, truth) in enumerate(zip(*leaves)):
+    (leaves, spec), (expected_leaves, expected_spec) = tree_flatten(actual), tree_flatten(expected)
+    assert spec == expected_spec, f"{what}: structure {spec} != eager {expected_spec}"
+    for index, (got, want, truth) in enumerate(zip(leaves, expected_leaves, tree_flatten(exact)[0])):
         try:
             assert_same(got, want, what=f"{what}[{index}]")
         except AssertionError as difference:
-            if not (isinstance(want, torch.Tensor) and want.is_floating_point()):
+            comparable = (isinstance(want, torch.Tensor) and want.is_floating_point() and isinstance(got, torch.Tensor)
+                          and (got.dtype, got.shape, got.device) == (want.dtype, want.shape, want.device))
+            if not comparable:  # a wrong dtype, shape or type is never as accurate as eager
                 raise
             ours, eagers = ((t.detach().double() - truth.detach().double()).abs().max().item() for t in (got, want))
             if not ours <= FLOAT64_RULE_MULTIPLIER * eagers:
@@ -113,7 +115,7 @@ def run_with_grads(fn: Callable, inputs: Sequence, grad: bool = True, compile_op
         fn = torch.compile(fn, backend="minicomp", options=compile_options, dynamic=dynamic)
     outputs = fn(*inputs)
     if compile_options is not None:
-        assert minicomp.reports(), "Dynamo compiled nothing with minicomp (graph break or skipped frame?)"
+        assert_compiled(minicomp.reports())
     grads = _input_grads(outputs, inputs, seed) if grad else []
     return outputs, grads
 
@@ -131,6 +133,23 @@ def compile_and_compare(fn: Callable, *inputs: Any, grad: bool = True, rtol: Opt
     assert_same(actual, expected, rtol, atol, what="output")
     assert_same(actual_grads, expected_grads, rtol, atol, what="input grad")
     return minicomp.reports()
+
+
+# What compiler.py's whole-graph fallback records as the op that fell back: the graph ran in torch unchanged.
+WHOLE_GRAPH_FALLBACK = "<whole graph>"
+
+
+def compiled_reports(reports: Sequence) -> list:
+    """The reports of graphs minicomp compiled itself, without whole-graph fallbacks (which ran in torch:
+    counting them as compiled would let a test compare eager with eager)."""
+    return [report for report in reports if WHOLE_GRAPH_FALLBACK not in report.fallback_ops]
+
+
+def assert_compiled(reports: Sequence) -> None:
+    """Fail unless minicomp compiled at least one graph itself."""
+    assert compiled_reports(reports), (
+        "minicomp compiled nothing: Dynamo handed it no graph (graph break or skipped frame?) or every graph "
+        f"fell back to torch whole: {[report.fallback_reasons for report in reports]}")
 
 
 def fallback_ops(reports: Sequence) -> list[str]:

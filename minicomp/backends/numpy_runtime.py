@@ -20,10 +20,14 @@ erf = scipy.special.erf
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:
     """A numpy view of a CPU tensor (a copy for other devices, zeros for a ZeroTensor); bfloat16 through
-    ml_dtypes. `force=True` detaches, moves to CPU and materializes ZeroTensors, which autograd can
-    hand to a fallback op."""
+    ml_dtypes. The view goes through DLPack: `Tensor.numpy()` marks the tensor's storage as never
+    resizable again, and FSDP2 frees and reallocates its unsharded parameters by resizing their storage.
+    `numpy(force=True)` copies (to CPU, materialized ZeroTensors) where no view can be taken."""
+    tensor = tensor.detach()
     if tensor.dtype == torch.bfloat16:
-        return tensor.view(torch.int16).numpy(force=True).view(bfloat16)
+        return to_numpy(tensor.view(torch.int16)).view(bfloat16)
+    if tensor.device.type == "cpu" and not (tensor._is_zerotensor() or tensor.is_conj() or tensor.is_neg()):
+        return np.from_dlpack(tensor)
     return tensor.numpy(force=True)
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minicomp
-from helpers import assert_same, assert_same_or_as_accurate, examples, fallback_ops, run_with_grads
+from helpers import assert_compiled, assert_same, assert_same_or_as_accurate, examples, fallback_ops, run_with_grads
 from programs import programs
 
 PLAIN = {"fusion": False, "memory_planning": False}
@@ -35,16 +35,6 @@ def check_program(program, seed: int, grad: bool, rtol=None, atol=None) -> None:
     assert_same(plain_grads, actual_grads, 0, 0, what="input grad without fusion/memory planning")
 
 
-def test_float64_rule_accepts_only_results_as_accurate_as_eager():
-    exact = torch.tensor([1.0, 2.0], dtype=torch.float64)
-    eager = torch.tensor([1.0 + 1e-4, 2.0])
-    assert_same_or_as_accurate(torch.tensor([1.0 - 1e-4, 2.0]), eager, exact)  # as far off, other side
-    with pytest.raises(AssertionError, match="less accurate than eager"):
-        assert_same_or_as_accurate(torch.tensor([1.0 + 5e-4, 2.0]), eager, exact)
-    with pytest.raises(AssertionError):
-        assert_same_or_as_accurate(torch.tensor([1, 3]), torch.tensor([1, 2]), torch.tensor([1, 2]))
-
-
 @settings(max_examples=examples(30))
 @given(program=programs(), seed=st.integers(0, 2**16))
 def test_float_chains_forward_and_backward(program, seed):
@@ -60,9 +50,7 @@ def test_integer_chains(program, seed):
 @settings(max_examples=examples(20))
 @given(program=programs(dtypes=(torch.float16, torch.bfloat16), max_steps=3), seed=st.integers(0, 2**16))
 def test_low_precision_chains_forward(program, seed):
-    # Decompositions may round to 16 bits where an eager kernel keeps float32 inside (softmax, var,
-    # gelu, ...), so a few ulps of bfloat16 (1 ulp = 0.4%) can separate compiled from eager.
-    check_program(program, seed, grad=False, rtol=5e-2, atol=5e-2)
+    check_program(program, seed, grad=False)
 
 
 @settings(max_examples=examples(20))
@@ -91,5 +79,6 @@ def test_dynamic_shapes_match_eager_at_every_size(name, record_property):
         actual, actual_grads = run_with_grads(compiled, [x])
         assert_same(actual, expected, what=f"output at {shape}")
         assert_same(actual_grads, expected_grads, what=f"input grad at {shape}")
-    assert minicomp.reports(), "Dynamo compiled nothing with minicomp"
+    assert_compiled(minicomp.reports())
     record_property("fallback_ops", fallback_ops(minicomp.reports()))
+    assert fallback_ops(minicomp.reports()) == []

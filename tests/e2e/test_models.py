@@ -1,7 +1,8 @@
 """Whole models through torch.compile(backend="minicomp"): values, gradients, buffers and a training loop.
 
 Each test records the ATen ops its model still runs through torch (user property "fallback_ops", also
-printed), so the fallback list can be watched shrink; only the MLP is required to have none.
+printed) and asserts that list: none today, for every model. A whole-graph fallback never counts as
+compiled (compiled_kinds ignores it), so a model handed back to torch whole cannot pass as compiled.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 
 import minicomp
-from helpers import assert_same, fallback_ops
+from helpers import assert_same, compiled_reports, fallback_ops
 
 
 def seeded(model_factory, seed: int = 0) -> nn.Module:
@@ -26,6 +27,11 @@ def record_fallbacks(record_property, name: str) -> list[str]:
     record_property("fallback_ops", ops)
     print(f"{name} fallback ops: {ops}")
     return ops
+
+
+def compiled_kinds() -> list[str]:
+    """The kinds of the graphs minicomp compiled itself (whole-graph fallbacks left out), sorted."""
+    return sorted(report.kind for report in compiled_reports(minicomp.reports()))
 
 
 def forward_backward(model: nn.Module, inputs: list) -> tuple:
@@ -45,7 +51,7 @@ def compare_model(model: nn.Module, *inputs: torch.Tensor, rtol=None, atol=None)
     compiled = torch.compile(copy.deepcopy(model), backend="minicomp")
     expected = forward_backward(eager, list(inputs))
     actual = forward_backward(compiled, list(inputs))
-    kinds = {report.kind for report in minicomp.reports()}
+    kinds = set(compiled_kinds())
     assert {"forward", "backward"} <= kinds, f"minicomp compiled only {kinds} (graph break or skipped frame?)"
     assert_same(actual, expected, rtol, atol, what="output, input grads, parameter grads")
 
@@ -56,7 +62,7 @@ def mlp() -> nn.Module:
 
 def test_mlp_matches_eager_and_needs_no_fallback(record_property):
     compare_model(seeded(mlp), torch.randn(8, 16))
-    assert sorted(report.kind for report in minicomp.reports()) == ["backward", "forward"]  # no graph break
+    assert compiled_kinds() == ["backward", "forward"]  # no graph break
     assert record_fallbacks(record_property, "mlp") == []
 
 
@@ -88,7 +94,8 @@ def test_cnn_with_batch_norm_training_updates_buffers_like_eager(record_property
     for name, buffer in eager.named_buffers():
         assert_same(dict(compiled_model.named_buffers())[name], buffer, what=f"buffer {name}")
     assert int(compiled_model.bn1.num_batches_tracked) == 3
-    record_fallbacks(record_property, "cnn")
+    assert {"forward", "backward"} <= set(compiled_kinds())
+    assert record_fallbacks(record_property, "cnn") == []
 
 
 def test_cnn_in_eval_mode_uses_running_statistics(record_property):
@@ -102,15 +109,15 @@ def test_cnn_in_eval_mode_uses_running_statistics(record_property):
     compiled = torch.compile(copy.deepcopy(model), backend="minicomp")
     with torch.no_grad():
         assert_same(compiled(x), model(x))
-    assert [report.kind for report in minicomp.reports()] == ["inference"]
-    record_fallbacks(record_property, "cnn eval")
+    assert compiled_kinds() == ["inference"]
+    assert record_fallbacks(record_property, "cnn eval") == []
 
 
 def test_transformer_encoder_layer_forward_and_backward(record_property):
     layer = seeded(lambda: nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64, dropout=0.0,
                                                       batch_first=True))
     compare_model(layer, torch.randn(2, 6, 32))
-    record_fallbacks(record_property, "transformer")
+    assert record_fallbacks(record_property, "transformer") == []
 
 
 @pytest.mark.parametrize("cell", [nn.GRU, nn.LSTM], ids=["gru", "lstm"])
@@ -118,7 +125,7 @@ def test_recurrent_forward_and_backward(record_property, cell):
     model = seeded(lambda: cell(input_size=8, hidden_size=12, num_layers=1, batch_first=True))
     with torch._dynamo.config.patch(allow_rnn=True):  # Dynamo skips RNN modules unless asked to trace them
         compare_model(model, torch.randn(3, 5, 8))
-    record_fallbacks(record_property, cell.__name__)
+    assert record_fallbacks(record_property, cell.__name__) == []
 
 
 def test_sgd_training_loop_matches_eager_loss_curve(record_property):
@@ -145,7 +152,8 @@ def test_sgd_training_loop_matches_eager_loss_curve(record_property):
     actual = train(compiled_model, compiled)
     torch.testing.assert_close(torch.tensor(actual), torch.tensor(expected), rtol=1e-5, atol=0)
     assert expected[-1] < expected[0]  # the loop really trains
-    record_fallbacks(record_property, "training loop")
+    assert {"forward", "backward"} <= set(compiled_kinds())
+    assert record_fallbacks(record_property, "training loop") == []
 
 
 class TinyLanguageModel(nn.Module):
@@ -165,4 +173,4 @@ def test_embedding_layer_norm_cross_entropy_forward_and_backward(record_property
     tokens = torch.randint(0, 20, (3, 7), generator=generator)
     targets = torch.randint(0, 20, (3, 7), generator=generator)
     compare_model(seeded(TinyLanguageModel), tokens, targets)
-    record_fallbacks(record_property, "language model")
+    assert record_fallbacks(record_property, "language model") == []
