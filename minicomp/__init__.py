@@ -7,14 +7,15 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from minicomp.errors import (
-    BackendUnavailableError, InvalidOptionError, MinicompError, UnsupportedOpError,
+    BackendUnavailableError, InternalCompilerError, InvalidOptionError, MinicompError, MinicompWarning,
+    UnsupportedOpError,
 )
 from minicomp.options import Options, did_you_mean, option_names
 from minicomp.report import CompileReport, reports
 
 __all__ = [
-    "BackendUnavailableError", "CompileReport", "InvalidOptionError", "MinicompError", "Options",
-    "UnsupportedOpError", "compile", "reports", "reset",
+    "BackendUnavailableError", "CompileReport", "InternalCompilerError", "InvalidOptionError", "MinicompError",
+    "MinicompWarning", "Options", "UnsupportedOpError", "compile", "reports", "reset",
 ]
 
 

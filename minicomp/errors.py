@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 REPRODUCER_HINT = ("PyTorch's minifier writes a small repro.py when the same call runs with "
                    "TORCHDYNAMO_REPRO_AFTER=dynamo TORCHDYNAMO_REPRO_LEVEL=2 set (LEVEL=4 for wrong values)")
 
@@ -47,14 +49,24 @@ class InternalCompilerError(MinicompError):
     def __init__(self, graph: str, stage: str, error: BaseException, dump_folder: "str | None"):
         self.graph = graph
         self.stage = stage
+        self.error = error  # also its __cause__, which Dynamo drops on the way to the user
         self.dump_folder = dump_folder
         where = (f"The generated program and report.json (with this error) are in {dump_folder}." if dump_folder
                  else "Set options={'dump_dir': 'dumps/'} (or MINICOMP_DUMP_DIR=dumps/) to keep the generated "
                       "program and report.json of this graph.")
         super().__init__(
             f"minicomp bug (not an error in your code): compiling graph {graph} failed in {stage} with "
-            f"{type(error).__name__}: {error}\n{where}\nTo make a reproducer: {REPRODUCER_HINT}; please report it "
-            "with that file. Meanwhile, torch.compile(..., backend='aot_eager') runs this code without minicomp.")
+            f"{type(error).__name__}: {error} (at {_location(error)})\n{where}\nTo make a reproducer: "
+            f"{REPRODUCER_HINT}; please report it with that file. Meanwhile, torch.compile(..., "
+            "backend='aot_eager') runs this code without minicomp.")
+
+
+def _location(error: BaseException) -> str:
+    """`file:line` where `error` was raised: the generated program's line for a syntax error in it."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return f"{error.filename}:{error.lineno}"
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "an unknown line"
 
 
 class MinicompWarning(UserWarning):

@@ -86,3 +86,91 @@ def test_without_fallback_every_unsupported_op_is_listed_with_its_line():
     assert [op for op, _, _ in info.value.unsupported] == ["aten.special_bessel_j0.default",
                                                            "aten.special_bessel_y0.default"]
     assert info.value.op == "aten.special_bessel_j0.default" and "fallback': True" in message
+
+
+def exp_twice(x):
+    return x.exp() * 2
+
+
+def break_exp_code(monkeypatch, module, suffix: str) -> None:
+    """Make a backend's code for EXP end in `suffix` (a syntax error, an undefined name): a minicomp bug."""
+    from minicomp.ir import Op
+
+    original = module.node_code
+
+    def broken(node, args):
+        return original(node, args) + (suffix if node.op is Op.EXP else "")
+
+    monkeypatch.setattr(module, "node_code", broken)
+
+
+def test_a_code_generation_bug_is_an_internal_error_naming_graph_dump_folder_and_reproducer(tmp_path, monkeypatch):
+    from minicomp.backends import numpy_backend
+
+    break_exp_code(monkeypatch, numpy_backend, " +")
+    with pytest.raises(minicomp.InternalCompilerError) as info:
+        torch.compile(exp_twice, backend="minicomp", options={"dump_dir": str(tmp_path)})(torch.randn(3))
+    (report,) = minicomp.reports()
+    message = str(info.value)
+    assert "minicomp bug" in message and report.graph_name in message and report.dump_dir in message
+    assert "code generation" in message and "SyntaxError" in message and "TORCHDYNAMO_REPRO_AFTER" in message
+    program = os.path.join(report.dump_dir, "program.py")
+    cause = info.value.error
+    assert isinstance(cause, SyntaxError) and cause.filename == program and f"at {program}:" in message
+    with open(program) as handle:
+        assert "np.exp(arg0_1) +\n" in handle.read()
+    with open(os.path.join(report.dump_dir, "report.json")) as handle:
+        assert "SyntaxError" in json.load(handle)["error"]
+
+
+def test_an_internal_error_without_dump_dir_says_how_to_keep_the_program(monkeypatch):
+    from minicomp.backends import numpy_backend
+
+    break_exp_code(monkeypatch, numpy_backend, " +")
+    with pytest.raises(minicomp.InternalCompilerError, match=r"Set options=\{'dump_dir'"):
+        torch.compile(exp_twice, backend="minicomp")(torch.randn(3))
+
+
+def test_a_triton_code_generation_bug_is_an_internal_error_and_keeps_the_program(tmp_path, monkeypatch):
+    pytest.importorskip("triton")
+    from minicomp.backends import triton_backend
+
+    original = triton_backend._launch_line
+    monkeypatch.setattr(triton_backend, "_launch_line", lambda *args: original(*args) + " +")
+    with pytest.raises(minicomp.InternalCompilerError) as info:
+        torch.compile(exp_twice, backend="minicomp", options={"target": "triton", "dump_dir": str(tmp_path)})(
+            torch.randn(3))
+    (report,) = minicomp.reports()
+    assert report.dump_dir in str(info.value) and isinstance(info.value.error, SyntaxError)
+    with open(os.path.join(report.dump_dir, "program.py")) as handle:
+        assert "def program(" in handle.read()
+
+
+def frames(error: BaseException) -> list:
+    """(file name, line text) of every frame of `error`'s traceback."""
+    import linecache
+    import traceback
+
+    return [(frame.filename, linecache.getline(frame.filename, frame.lineno).strip())
+            for frame in traceback.extract_tb(error.__traceback__)]
+
+
+def test_a_run_time_error_in_generated_code_points_at_the_dumped_program(tmp_path, monkeypatch):
+    from minicomp.backends import numpy_backend
+
+    break_exp_code(monkeypatch, numpy_backend, " + undefined_name")
+    compiled = torch.compile(exp_twice, backend="minicomp", options={"dump_dir": str(tmp_path)})
+    with pytest.raises(NameError) as info:
+        compiled(torch.randn(3))
+    (report,) = minicomp.reports()
+    program = os.path.join(report.dump_dir, "program.py")
+    assert (program, "t0 = np.exp(arg0_1) + undefined_name") in frames(info.value), frames(info.value)
+
+
+def test_without_dump_dir_tracebacks_still_show_the_generated_line(monkeypatch):
+    from minicomp.backends import numpy_backend
+
+    break_exp_code(monkeypatch, numpy_backend, " + undefined_name")
+    with pytest.raises(NameError) as info:
+        torch.compile(exp_twice, backend="minicomp")(torch.randn(3))
+    assert "t0 = np.exp(arg0_1) + undefined_name" in [line for _, line in frames(info.value)], frames(info.value)
