@@ -19,7 +19,7 @@ def tanh_sum(x):
     return torch.tanh(x).sum(0)
 
 
-def compile_warning_free_of_os_errors(options=None) -> list:
+def compile_collecting_minicomp_warnings(options=None) -> list:
     """Compile forward and backward (two graphs, two dump folders); return the MinicompWarnings raised."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -31,7 +31,7 @@ def compile_warning_free_of_os_errors(options=None) -> list:
 def test_a_dump_dir_that_is_a_file_warns_once_naming_the_option_and_compiles_anyway(tmp_path):
     path = tmp_path / "a_file"
     path.write_text("not a folder")
-    (warning,) = compile_warning_free_of_os_errors({"dump_dir": str(path)})
+    (warning,) = compile_collecting_minicomp_warnings({"dump_dir": str(path)})
     message = str(warning.message)
     assert str(path) in message and "the dump_dir option" in message and "Compiling without dumps" in message
     assert all(report.dump_dir is None for report in minicomp.reports())
@@ -40,13 +40,13 @@ def test_a_dump_dir_that_is_a_file_warns_once_naming_the_option_and_compiles_any
 def test_an_unwritable_dump_dir_from_the_environment_warns_naming_the_variable(tmp_path, monkeypatch):
     (tmp_path / "a_file").write_text("")
     monkeypatch.setenv("MINICOMP_DUMP_DIR", str(tmp_path / "a_file" / "dumps"))
-    (warning,) = compile_warning_free_of_os_errors()
+    (warning,) = compile_collecting_minicomp_warnings()
     assert "MINICOMP_DUMP_DIR" in str(warning.message)
 
 
 def test_dump_dir_expands_the_home_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert compile_warning_free_of_os_errors({"dump_dir": "~/dumps"}) == []
+    assert compile_collecting_minicomp_warnings({"dump_dir": "~/dumps"}) == []
     for report in minicomp.reports():
         assert report.dump_dir.startswith(str(tmp_path / "dumps")) and os.listdir(report.dump_dir)
     assert not os.path.exists("~")
