@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
+import traceback
 from typing import Callable, Sequence
 
 import sympy
@@ -15,7 +16,7 @@ from minicomp import report as reports
 from minicomp.backends.numpy_backend import compile_numpy
 from minicomp.dump import Dumper
 from minicomp.backends.triton_runtime import require_triton
-from minicomp.errors import UnsupportedOpError
+from minicomp.errors import InternalCompilerError, MinicompError, UnsupportedOpError
 from minicomp.frontend.lower import lower_fx
 from minicomp.ir.graph import Graph, Kernel, Value
 from minicomp.ir.verify import verify
@@ -32,41 +33,58 @@ def compile_fx_module(gm: torch.fx.GraphModule, example_inputs: Sequence, option
 
 
 def _compile(gm: torch.fx.GraphModule, example_inputs: Sequence, options: Options, kind: str) -> Callable:
+    """Compile and record a report (also written to the dump folder) whatever happens; an exception that is
+    not a MinicompError is a bug of ours, raised as an InternalCompilerError."""
     start = time.perf_counter()
-    graph_id = reports.next_graph_id()
-    name = f"{kind}_{graph_id}"
     target = choose_target(options, example_inputs)
-    dump = Dumper(options.dump_dir, name)
+    report = reports.CompileReport(graph_id=reports.next_graph_id(), kind=kind, target=target)
+    dump = Dumper(options.dump_dir, report.graph_name)
     dump.text("aten_fx.txt", gm.code)
-    report = reports.CompileReport(graph_id=graph_id, kind=kind, target=target, dump_dir=dump.folder)
+    report.dump_dir = dump.folder
+    stage = ["lowering"]  # what is running, for the error message
     try:
-        lowered = lower_fx(gm, name, allow_fallback=options.fallback)
+        return _lower_and_generate(gm, example_inputs, options, dump, report, stage)
+    except Exception as error:
+        report.error = "".join(traceback.format_exception(error))
+        if isinstance(error, MinicompError):
+            raise
+        raise InternalCompilerError(report.graph_name, stage[0], error, dump.folder) from error
+    finally:
+        report.compile_seconds = time.perf_counter() - start
+        reports.record(report)
+        dump.text("report.json", report.to_json())
+
+
+def _lower_and_generate(gm: torch.fx.GraphModule, example_inputs: Sequence, options: Options, dump: Dumper,
+                        report: reports.CompileReport, stage: list) -> Callable:
+    try:
+        lowered = lower_fx(gm, report.graph_name, allow_fallback=options.fallback)
     except UnsupportedOpError as error:
         if not options.fallback:
             raise
-        return _whole_graph_fallback(gm, report, str(error), start)
+        return _whole_graph_fallback(gm, report, str(error))
     graph = lowered.graph
     unfused = [graph]
+    target = report.target
 
-    def after_pass(stage: str, graph: Graph) -> None:
-        report.pass_node_counts[stage] = sum(1 for _ in graph.all_nodes())
+    def after_pass(name: str, graph: Graph) -> None:
+        report.pass_node_counts[name] = sum(1 for _ in graph.all_nodes())
         if not any(isinstance(item, Kernel) for item in graph.nodes):
             unfused[0] = graph
-        dump.graph(stage, graph)
+        dump.graph(name, graph)
+        stage[0] = f"the pass after {name}"
 
     after_pass("lowered", graph)
     graph, report.pass_seconds = run_pipeline(
         graph, enabled=lambda option: _enabled(option, options, target), after_pass=after_pass, check=verify)
+    stage[0] = "code generation"
     codegen_start = time.perf_counter()
-    program, run = BACKENDS[target](graph)
+    _, run = BACKENDS[target](graph, lambda source: dump.source("program.py", source))
     report.pass_seconds["codegen"] = time.perf_counter() - codegen_start
-    dump.text("program.py", program.source)
+    stage[0] = "the report"
     _fill_costs(report, graph, unfused[0], _size_hints(graph, example_inputs))
     report.fallback_ops = lowered.fallback_ops
     report.fallback_reasons = lowered.fallback_reasons
-    report.compile_seconds = time.perf_counter() - start
-    reports.record(report)
-    dump.text("report.json", report.to_json())
     if target == "triton":
         run = _timing_first_call(run, report)
     run._boxed_call = True
@@ -104,10 +122,10 @@ def choose_target(options: Options, example_inputs: Sequence) -> str:
     return "triton" if on_cuda and importlib.util.find_spec("triton") is not None else "numpy"
 
 
-def _compile_triton(graph: Graph):
+def _compile_triton(graph: Graph, keep_source: Callable):
     from minicomp.backends.triton_backend import compile_triton
 
-    return compile_triton(graph)
+    return compile_triton(graph, keep_source)
 
 
 BACKENDS = {"numpy": compile_numpy, "triton": _compile_triton}
@@ -145,11 +163,9 @@ def _hint(size) -> int:
     return int(size)
 
 
-def _whole_graph_fallback(gm, report, reason: str, start: float) -> Callable:
+def _whole_graph_fallback(gm, report, reason: str) -> Callable:
     """Run the whole FX graph with torch, and say so in the report."""
     report.fallback_ops = ["<whole graph>"]
     report.fallback_reasons = {"<whole graph>": reason}
     report.num_extern = 1
-    report.compile_seconds = time.perf_counter() - start
-    reports.record(report)
     return make_boxed_func(gm.forward)

@@ -1,34 +1,45 @@
-"""Dumps: one folder per compiled graph with the ATen graph, the IR after each pass, code and report."""
+"""Dumps: one folder per compiled graph with the ATen graph, the IR after each pass, code and report.
+
+Dumps are diagnostics: a dump folder that cannot be written is reported by one warning, and the graph is
+compiled anyway."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-from typing import Optional
+import warnings
+from typing import Callable, Optional
 
+from minicomp.errors import MinicompWarning
 from minicomp.ir.dot import to_dot
 from minicomp.ir.graph import Graph
-
+from minicomp.options import DUMP_DIR_VARIABLE
 
 MAX_SVG_NODES = 120
 SVG_SECONDS = 30
+FIRST_FILE = "aten_fx.txt"  # every dump folder starts with it: a folder holding it is an earlier dump
+_WARNED: set[str] = set()
 
 
 class Dumper:
     """Writes numbered files into `<dump_dir>/<graph name>/`; a no-op when dump_dir is None."""
 
     def __init__(self, dump_dir: Optional[str], graph_name: str):
+        self.dump_dir = dump_dir
         self.folder = os.path.join(dump_dir, graph_name) if dump_dir else None
         self.step = 0
         self.svg_skipped = False
-        if self.folder:
-            os.makedirs(self.folder, exist_ok=True)
+        self._attempt(self._start_folder)
 
     def text(self, filename: str, content: str) -> None:
-        if self.folder:
-            with open(os.path.join(self.folder, filename), "w") as handle:
-                handle.write(content)
+        """Write `content` to `filename` in the folder."""
+        self._attempt(self._write, filename, content)
+
+    def source(self, filename: str, content: str) -> Optional[str]:
+        """Write generated code; its path, to compile it under (so tracebacks show its lines), or None."""
+        self.text(filename, content)
+        return os.path.abspath(os.path.join(self.folder, filename)) if self.folder else None
 
     def graph(self, stage: str, graph: Graph) -> None:
         """`NN_<stage>.txt` and `.dot` (and `.svg` when graphviz's `dot` is installed)."""
@@ -50,5 +61,38 @@ class Dumper:
         try:
             subprocess.run(["dot", "-Tsvg", "-o", os.path.join(self.folder, base + ".svg")],
                            input=dot_source.encode(), check=False, capture_output=True, timeout=SVG_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.text(base + ".svg_skipped.txt", f"graphviz took over {SVG_SECONDS} s; render the .dot yourself.\n")
+        except (subprocess.TimeoutExpired, OSError) as error:
+            self.text(base + ".svg_skipped.txt", f"graphviz failed ({error}); render the .dot yourself.\n")
+
+    def _start_folder(self) -> None:
+        """Make the folder; one left by an earlier run loses its files, so it holds this run's files only."""
+        os.makedirs(self.folder, exist_ok=True)
+        if os.path.exists(os.path.join(self.folder, FIRST_FILE)):
+            for entry in os.scandir(self.folder):
+                if entry.is_file(follow_symlinks=False):
+                    os.remove(entry.path)
+
+    def _write(self, filename: str, content: str) -> None:
+        with open(os.path.join(self.folder, filename), "w") as handle:
+            handle.write(content)
+
+    def _attempt(self, action: Callable, *args) -> None:
+        """Run a file operation; an OSError stops dumping for this graph with one warning per dump_dir."""
+        if not self.folder:
+            return
+        try:
+            action(*args)
+        except OSError as error:
+            self.folder = None
+            _warn_once(self.dump_dir, error)
+
+
+def _warn_once(dump_dir: str, error: OSError) -> None:
+    if dump_dir in _WARNED:
+        return
+    _WARNED.add(dump_dir)
+    variable = os.environ.get(DUMP_DIR_VARIABLE)
+    setting = (DUMP_DIR_VARIABLE if variable and os.path.expanduser(variable) == dump_dir
+               else "the dump_dir option")
+    warnings.warn(f"minicomp cannot write dumps to {dump_dir!r} (set by {setting}): {error}. Compiling without "
+                  f"dumps; point {setting} at a writable folder to get them.", MinicompWarning, stacklevel=2)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from typing import Optional
 
 _REPORTS: list["CompileReport"] = []
+_GRAPH_IDS = itertools.count()
 
 
 @dataclasses.dataclass
@@ -39,6 +41,12 @@ class CompileReport:
     pass_node_counts: dict[str, int] = dataclasses.field(default_factory=dict)
     compile_seconds: float = 0.0
     dump_dir: Optional[str] = None
+    error: Optional[str] = None  # the traceback, when compiling failed
+
+    @property
+    def graph_name(self) -> str:
+        """`forward_3`: the IR graph's name and its dump folder's."""
+        return f"{self.kind}_{self.graph_id}"
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -64,5 +72,6 @@ def clear() -> None:
 
 
 def next_graph_id() -> int:
-    return len(_REPORTS)
+    """A number no graph of this process had, even before a reset(): dump folders are never overwritten."""
+    return next(_GRAPH_IDS)
 

@@ -201,7 +201,7 @@ def test_reports_have_the_promised_fields_and_reset_clears_them():
     compile_and_compare(lambda x, w: torch.softmax(x @ w, -1), torch.randn(4, 5), torch.randn(5, 3))
     reports = minicomp.reports()
     assert [r.kind for r in reports] == ["forward", "backward"]
-    assert [r.graph_id for r in reports] == [0, 1]
+    assert reports[1].graph_id == reports[0].graph_id + 1  # ids go on across reset(): see test_dumps.py
     for report in reports:
         assert report.target == "numpy"
         for field in ("num_kernels", "num_extern", "bytes_moved", "naive_bytes_moved", "peak_bytes",

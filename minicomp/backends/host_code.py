@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import linecache
+from typing import Any, Optional
 
 import sympy
 import torch
@@ -65,3 +67,13 @@ def torch_op(target: str) -> Any:
     for part in target.split("."):
         function = getattr(function, part)
     return function
+
+
+def run_source(source: str, filename: Optional[str]) -> dict:
+    """Execute generated code compiled under `filename` (its dump file) or, without one, a name linecache
+    serves the source for: either way tracebacks through it show the generated lines. Returns its globals."""
+    filename = filename or f"<minicomp program {hashlib.sha256(source.encode()).hexdigest()[:16]}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace

@@ -7,7 +7,7 @@ what eager torch does on CPU; so this backend is the definition of a right answe
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 import sympy
@@ -15,7 +15,7 @@ import torch
 from torch.utils._pytree import tree_flatten
 
 from minicomp.backends import numpy_runtime as rt
-from minicomp.backends.host_code import bind_sizes, size, size_value, sizes
+from minicomp.backends.host_code import bind_sizes, run_source, size, size_value, sizes
 from minicomp.ir import DType, Graph, Kernel, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, LAYOUT, REDUCTION, UNARY
 from minicomp.ir.printer import format_node
@@ -35,6 +35,7 @@ NUMPY_BINARY = {
     Op.EQ: "np.equal", Op.NE: "np.not_equal", Op.LT: "np.less", Op.LE: "np.less_equal",
     Op.GT: "np.greater", Op.GE: "np.greater_equal",
 }
+HEADER = "import math\nimport numpy as np\nfrom minicomp.backends import numpy_runtime as rt\n\n\n"
 NUMPY_REDUCTION = {Op.SUM: "np.sum", Op.PROD: "np.prod", Op.MAX: "np.max", Op.MIN: "np.min"}
 
 
@@ -140,8 +141,11 @@ class NumpyProgram:
     num_kernels: int
 
 
-def generate(graph: Graph) -> NumpyProgram:
-    """Python source for `graph`: a function per kernel and a `program` that calls them in order."""
+def generate(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]] = None) -> NumpyProgram:
+    """Python source for `graph`: a function per kernel and a `program` that calls them in order.
+
+    `keep_source` gets the source before it is compiled (so it is kept even if compiling it fails) and
+    returns the file to compile it under."""
     kernels: list[str] = []
     body: list[str] = []
     fallbacks: list[tuple] = []
@@ -173,18 +177,18 @@ def generate(graph: Graph) -> NumpyProgram:
     outputs = ", ".join("None" if o is None else (o.name if isinstance(o, Value) else size(o)) for o in graph.outputs)
     body.append(f"return [{outputs}]")
     params = ", ".join(v.name if isinstance(v, Value) else str(v) for v in graph.inputs)
-    source = "\n\n".join(kernels + [f"def program({params}):\n" + "\n".join("    " + line for line in body)]) + "\n"
-    namespace: dict[str, Any] = {}
-    exec(compile(f"import math\nimport numpy as np\nfrom minicomp.backends import numpy_runtime as rt\n{source}",
-                 f"<minicomp {graph.name}>", "exec"), namespace)
+    host = f"def program({params}):\n" + "\n".join("    " + line for line in body)
+    source = HEADER + "\n\n".join(kernels + [host]) + "\n"
+    namespace = run_source(source, keep_source(source) if keep_source else None)
     namespace["FALLBACKS"] = fallbacks
     namespace["CONSTANTS"] = constants
     return NumpyProgram(source, namespace["program"], len(kernels))
 
 
-def compile_numpy(graph: Graph) -> tuple[NumpyProgram, Callable[[list], list]]:
+def compile_numpy(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]] = None,
+                  ) -> tuple[NumpyProgram, Callable[[list], list]]:
     """The generated program and a runner taking torch tensors (and ints) and returning torch tensors."""
-    program = generate(graph)
+    program = generate(graph, keep_source)
 
     def run(args: list) -> list:
         devices = [a.device for a in args if isinstance(a, torch.Tensor)]

@@ -10,7 +10,7 @@ fallback arguments) is passed to the host function as its `graph_data`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -35,8 +35,9 @@ class TritonProgram:
     data: rt.GraphData
 
 
-def generate(graph: Graph) -> TritonProgram:
-    """Source of a module with every kernel of `graph` and a `program` function launching them."""
+def generate(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]] = None) -> TritonProgram:
+    """Source of a module with every kernel of `graph` and a `program` function launching them; `keep_source`
+    gets the source before it is loaded (so it is kept even if loading it fails)."""
     kernels: list[KernelSource] = []
     body = bind_sizes(graph)
     plan = graph.plan
@@ -68,15 +69,18 @@ def generate(graph: Graph) -> TritonProgram:
     header = ("import torch\nimport triton\nimport triton.language as tl\n"
               "from minicomp.backends import triton_math as tm\nfrom minicomp.backends import triton_runtime as rt\n")
     module_source = header + "\n\n" + "\n\n".join(k.source for k in kernels) + "\n\n" + host
+    if keep_source:
+        keep_source(module_source)
     module = load_module(module_source)
     data = rt.GraphData([rt.Launcher(getattr(module, k.name), k) for k in kernels], fallbacks, constants)
     return TritonProgram(module_source, kernels, module.program, data)
 
 
-def compile_triton(graph: Graph) -> tuple[TritonProgram, Callable[[list], list]]:
+def compile_triton(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]] = None,
+                   ) -> tuple[TritonProgram, Callable[[list], list]]:
     """The generated program and a runner taking torch tensors (and ints), returning torch tensors."""
     rt.require_triton()
-    program = generate(graph)
+    program = generate(graph, keep_source)
 
     def run(args: list) -> list:
         devices = [a.device for a in args if isinstance(a, torch.Tensor)]

@@ -64,4 +64,16 @@ def minicomp(gm: torch.fx.GraphModule, example_inputs: list, options: Optional[d
         # Like Inductor: recompute cheap pointwise work in the backward instead of saving it.
         partition_fn=min_cut_rematerialization_partition,
     )
-    return compile_with_aot(rewrite_attention(gm), example_inputs)
+    # The backward graph is compiled now, with the forward one, not at the first backward call: its errors
+    # surface here, and PyTorch's minifier, which runs forward and backward inside Dynamo's compile (where
+    # a lazy backward compile fails on Dynamo's metrics: "is_forward have already been set"), works.
+    with torch._functorch.config.patch(force_non_lazy_backward_lowering=True):
+        return takes_arguments_one_by_one(compile_with_aot(rewrite_attention(gm), example_inputs))
+
+
+def takes_arguments_one_by_one(compiled: Callable) -> Callable:
+    """`compiled`, marked as what it is: a function Dynamo calls as `compiled(*args)`. AOTAutograd's function
+    takes its arguments one by one yet copies `_boxed_call = True` from the boxed function it wraps, and
+    PyTorch's minifier (TORCHDYNAMO_REPRO_AFTER="dynamo") trusts that flag and would pass a single list."""
+    compiled._boxed_call = False
+    return compiled

@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 import operator
 import os
-from typing import Any
+from typing import Any, Optional
 
 import sympy
 import torch
 import torch.fx
 from torch.utils._pytree import tree_flatten, tree_map
 
-from minicomp.errors import UnsupportedOpError
+from minicomp.errors import UnsupportedOpError, unsupported_ops_error
 from minicomp.frontend import lowerings  # noqa: F401  (fills LOWERINGS)
 from minicomp.frontend.lowerings.common import LOWERINGS, Context, Unsupported, add_constant, ir_dtype, sym
 from minicomp.ir import DType, Graph, Value
@@ -36,6 +36,7 @@ def lower_fx(gm: torch.fx.GraphModule, name: str, allow_fallback: bool) -> Lower
     env: dict[torch.fx.Node, Any] = {}
     fallback_ops: list[str] = []
     reasons: dict[str, str] = {}
+    refused: Optional[list] = None if allow_fallback else []  # (op, source, reason) of each op torch must run
     for node in gm.graph.nodes:
         graph.source = source_line(node)
         if node.op == "placeholder":
@@ -48,12 +49,14 @@ def lower_fx(gm: torch.fx.GraphModule, name: str, allow_fallback: bool) -> Lower
             elif node.target is operator.getitem:
                 env[node] = env[node.args[0]][node.args[1]]
             else:
-                env[node] = _lower_call(ctx, env, node, allow_fallback, fallback_ops, reasons)
+                env[node] = _lower_call(ctx, env, node, refused, fallback_ops, reasons)
         elif node.op == "get_attr":
             env[node] = _lower_constant(graph, node, _fetch_attr(gm, node.target))
         else:
             raise UnsupportedOpError(f"FX node kind {node.op!r} ({node.name}) is not supported",
                                      op=str(node.target), source=source_line(node))
+    if refused:
+        raise unsupported_ops_error(refused)
     return Lowered(graph, fallback_ops, reasons)
 
 
@@ -127,12 +130,14 @@ def _as_output(env: dict, arg: Any) -> Any:
     raise UnsupportedOpError(f"graph output {arg!r}", op="output", source="")
 
 
-def _lower_call(ctx: Context, env: dict, node: torch.fx.Node, allow_fallback: bool,
+def _lower_call(ctx: Context, env: dict, node: torch.fx.Node, refused: Optional[list],
                 fallback_ops: list, reasons: dict) -> Any:
+    """The lowering of one call; an op without one becomes a fallback node, or joins `refused` (when it is a
+    list: fallback=False) and still gets a fallback node so that the rest of the graph is checked too."""
     args = tree_map(lambda a: env[a] if isinstance(a, torch.fx.Node) else a, node.args)
     kwargs = tree_map(lambda a: env[a] if isinstance(a, torch.fx.Node) else a, dict(node.kwargs))
     if node.target is torch.ops.higher_order.with_effects:
-        return _lower_effect(ctx, node, args, kwargs, allow_fallback, fallback_ops, reasons)
+        return _lower_effect(ctx, node, args, kwargs, refused, fallback_ops, reasons)
     name = str(node.target)
     lowering = LOWERINGS.get(node.target)
     if lowering is None:
@@ -145,28 +150,31 @@ def _lower_call(ctx: Context, env: dict, node: torch.fx.Node, allow_fallback: bo
             return result
         except (Unsupported, ShapeError) as error:
             reason = str(error) or type(error).__name__
-    if not allow_fallback:
-        raise UnsupportedOpError(f"{name} cannot be lowered to minicomp primitives ({reason}); "
-                                 "pass options={'fallback': True} to run it with torch",
-                                 op=name, source=source_line(node))
     fallback_ops.append(name)
     reasons.setdefault(name, reason)
-    return _fallback(ctx.graph, node, name, args, kwargs)
+    if refused is not None:
+        refused.append((name, source_line(node), reason))
+    try:
+        return _fallback(ctx.graph, node, name, args, kwargs)
+    except UnsupportedOpError as error:
+        if refused is None:
+            raise
+        refused[-1] = (name, source_line(node), f"{reason}; {error}")  # nor can torch run it here: stop
+        raise unsupported_ops_error(refused) from None
 
 
-def _lower_effect(ctx: Context, node: torch.fx.Node, args: Any, kwargs: Any, allow_fallback: bool,
+def _lower_effect(ctx: Context, node: torch.fx.Node, args: Any, kwargs: Any, refused: Optional[list],
                   fallback_ops: list, reasons: dict) -> Any:
     """with_effects(token, op, *args): AOTAutograd threads an ordering token through ops run for their side
     effect (linalg's error checks, prints). The whole call runs in torch and returns the next token, a
     graph output, so the effect is never dropped; the report names the op inside. At run time AOTAutograd
     passes None for the token input, so the call gets an empty tensor of its own."""
     name = str(args[1])
-    if not allow_fallback:
-        raise UnsupportedOpError(f"{name} runs for its side effect and only torch can run it; "
-                                 "pass options={'fallback': True} to run it with torch",
-                                 op=name, source=source_line(node))
+    reason = "runs for its side effect (an error check or a print)"
+    if refused is not None:
+        refused.append((name, source_line(node), reason))
     fallback_ops.append(name)
-    reasons.setdefault(name, "runs for its side effect (an error check or a print)")
+    reasons.setdefault(name, reason)
     token = ctx.full(0.0, DType.FLOAT32, (0,))
     return _fallback(ctx.graph, node, "higher_order.with_effects", (token,) + tuple(args[1:]), kwargs)
 
