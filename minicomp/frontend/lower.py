@@ -80,9 +80,10 @@ def _lower_placeholder(graph: Graph, node: torch.fx.Node) -> Any:
         return graph.add_input(node.name, dtype, [sym(s) for s in value.shape])
     if isinstance(value, torch.SymInt):
         expr = value.node.expr
-        if not isinstance(expr, sympy.Symbol):
-            # a size derived from others (say 2*s0 - 1): its value follows from theirs, so the argument
-            # only keeps its place, and uses of it see the expression
+        if not isinstance(expr, sympy.Symbol) or any(expr == v for v in graph.inputs if isinstance(v, sympy.Symbol)):
+            # a size derived from others (say 2*s0 - 1), or one already passed (x.shape[0] given twice): its
+            # value follows from the first occurrence, so the argument only keeps its place, and uses of it
+            # see the expression
             graph.add_symbol_input(sympy.Symbol(f"unused_{node.name}"))
             return expr
         return graph.add_symbol_input(expr)
