@@ -75,3 +75,55 @@ def test_gpt_training_step_with_a_smaller_last_batch_matches_eager(target):
         assert_same(grads, {name: p.grad for name, p in eager.named_parameters()}, what=f"grads at batch {batch}")
     assert {"forward", "backward"} <= {report.kind for report in minicomp.reports()}
     assert "<whole graph>" not in fallback_ops(minicomp.reports())
+
+
+DATA_DEPENDENT = {  # each makes a size only known once the op has run (an unbacked symbol, u0)
+    "boolean_mask": lambda x: x[x > 0] * 2,
+    "nonzero": lambda x: torch.nonzero(x > 0) + 1,
+    "unique": lambda x: torch.unique(x.round()) * 2,
+    "repeat_interleave": lambda x: torch.repeat_interleave(x.abs().round().long().clamp(max=3)) + 1,
+    "arange_of_item": lambda x: torch.arange(x.sum().abs().round().long().item()) * 2,
+}
+
+
+@pytest.fixture
+def capture_data_dependent_ops():
+    """Let Dynamo put data-dependent ops into the graph instead of breaking the graph before them."""
+    config = torch._dynamo.config
+    with config.patch(capture_dynamic_output_shape_ops=True, capture_scalar_outputs=True):
+        yield
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("name", sorted(DATA_DEPENDENT))
+def test_data_dependent_sizes_match_eager_on_every_call(name, target, capture_data_dependent_ops):
+    function = DATA_DEPENDENT[name]
+    compiled = torch.compile(function, backend="minicomp", options={"target": target})
+    for seed in range(3):  # new data, so a new size, through the same compiled graph
+        x = torch.randn(6, generator=torch.Generator().manual_seed(seed)) * 3
+        assert_same(compiled(x), function(x), what=f"call {seed}")
+    assert len(minicomp.reports()) == 1
+    if name == "arange_of_item":  # a size read off a tensor's value is not compiled: the graph runs in torch
+        assert fallback_ops(minicomp.reports()) == ["<whole graph>"]
+    else:  # only the data-dependent op itself (and Dynamo's checks of its size) runs in torch
+        assert "<whole graph>" not in fallback_ops(minicomp.reports())
+
+
+def test_item_size_without_fallback_names_the_op_and_what_to_do(capture_data_dependent_ops):
+    compiled = torch.compile(DATA_DEPENDENT["arange_of_item"], backend="minicomp", options={"fallback": False})
+    with pytest.raises(minicomp.UnsupportedOpError, match=r"_local_scalar_dense.*capture_scalar_outputs"):
+        compiled(torch.randn(6))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_boolean_mask_gradient_matches_eager(target, capture_data_dependent_ops):
+    function = lambda x: (x[x > 0] ** 2).sum() * x.mean()  # noqa: E731
+    compiled = torch.compile(function, backend="minicomp", options={"target": target})
+    x = torch.randn(6, generator=torch.Generator().manual_seed(0))
+    eager_input, compiled_input = x.clone().requires_grad_(), x.clone().requires_grad_()
+    expected, actual = function(eager_input), compiled(compiled_input)
+    expected.backward()
+    actual.backward()
+    assert_same((actual, compiled_input.grad), (expected, eager_input.grad))
+    assert {"forward", "backward"} <= {report.kind for report in minicomp.reports()}
+    assert "<whole graph>" not in fallback_ops(minicomp.reports())

@@ -46,9 +46,10 @@ def sizes(shape) -> str:
     return "(" + "".join(f"{size(s)}, " for s in shape) + ")"
 
 
-def bind_sizes(graph: Graph) -> list[str]:
-    """Lines binding each size symbol from an input's shape, so size expressions can be evaluated."""
-    bound = {str(v) for v in graph.inputs if not isinstance(v, Value)}
+def bind_sizes(graph: Graph, bound: set) -> list[str]:
+    """Lines binding each size symbol from an input's shape, so size expressions can be evaluated; `bound`
+    collects the names bound."""
+    bound |= {str(v) for v in graph.inputs if not isinstance(v, Value)}
     lines = []
     for value in graph.tensor_inputs:
         for axis, dim in enumerate(value.shape):
@@ -56,6 +57,25 @@ def bind_sizes(graph: Graph) -> list[str]:
                 bound.add(str(dim))
                 lines.append(f"{dim} = {value.name}.shape[{axis}]")
     lines.append("SIZES = {" + ", ".join(f"{s!r}: {s}" for s in sorted(bound)) + "}")
+    return lines
+
+
+def unbound_sizes(values, bound: set) -> bool:
+    """Whether a shape of `values` mentions a size not bound yet: one known only once the op producing them
+    has run (the u0 of nonzero or x[mask])."""
+    return any(str(symbol) not in bound for value in values for dim in value.shape
+               for symbol in sympy.sympify(dim).free_symbols)
+
+
+def bind_result_sizes(values, bound: set) -> list[str]:
+    """Lines binding each size first seen in the result shape of an op that just ran (the frontend only lets
+    such sizes appear as whole dimensions)."""
+    lines = []
+    for value in values:
+        for axis, dim in enumerate(value.shape):
+            if isinstance(dim, sympy.Symbol) and str(dim) not in bound:
+                bound.add(str(dim))
+                lines.append(f"{dim} = SIZES[{str(dim)!r}] = {value.name}.shape[{axis}]  # known once it ran")
     return lines
 
 

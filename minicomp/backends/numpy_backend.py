@@ -15,7 +15,7 @@ import torch
 from torch.utils._pytree import tree_flatten
 
 from minicomp.backends import numpy_runtime as rt
-from minicomp.backends.host_code import bind_sizes, size, size_value, sizes
+from minicomp.backends.host_code import bind_result_sizes, bind_sizes, size, size_value, sizes
 from minicomp.ir import DType, Graph, Kernel, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, LAYOUT, REDUCTION, UNARY
 from minicomp.ir.printer import format_node
@@ -145,7 +145,8 @@ def generate(graph: Graph) -> NumpyProgram:
     kernels: list[str] = []
     body: list[str] = []
     fallbacks: list[tuple] = []
-    body += bind_sizes(graph)
+    bound: set = set()
+    body += bind_sizes(graph, bound)
     plan = graph.plan
     if plan is not None:
         body.append(f"arena = np.empty({size(plan.arena_bytes)}, dtype=np.uint8)  # every intermediate lives here")
@@ -167,6 +168,7 @@ def generate(graph: Graph) -> NumpyProgram:
             arguments = [v.name for v in reads] + _size_symbols(nodes)
             kernels.append(_kernel_function(name, nodes, arguments, item.outputs))
             body.append(f"{', '.join(v.name for v in item.outputs)} = {name}({', '.join(arguments)})")
+        body += bind_result_sizes(item.outputs, bound)
         if plan is not None:
             body += [f"{v.name} = rt.store(arena, {size(plan.offsets[v.name])}, {v.name})"
                      for v in item.outputs if v.name in plan.offsets]

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 
 from minicomp.backends import triton_runtime as rt
-from minicomp.backends.host_code import bind_sizes, size, size_value
+from minicomp.backends.host_code import bind_result_sizes, bind_sizes, size, size_value, unbound_sizes
 from minicomp.backends.triton_codegen import KernelSource, write_kernel
 from minicomp.ir import Graph, Kernel, Node, Op, Value
 from minicomp.ir.ops import VIEW
@@ -34,7 +34,8 @@ class TritonProgram:
 def generate(graph: Graph) -> TritonProgram:
     """Source of a module with every kernel of `graph` and a `program` function launching them."""
     kernels: list[KernelSource] = []
-    body = bind_sizes(graph)
+    bound: set = set()
+    body = bind_sizes(graph, bound)
     plan = graph.plan
     if plan is not None:
         body.append(f"arena = torch.empty({size(plan.arena_bytes)}, dtype=torch.uint8, device=DEVICE)")
@@ -47,6 +48,10 @@ def generate(graph: Graph) -> TritonProgram:
             continue
         if not isinstance(item, Kernel) and item.op in VIEW:
             body.append(f"{item.output.name} = {_view_code(item)}")
+            continue
+        if not isinstance(item, Kernel) and item.op is Op.FALLBACK and unbound_sizes(item.outputs, bound):
+            body.append(_fallback_line(item, fallbacks, preallocated=False))  # its sizes are known once it ran
+            body += bind_result_sizes(item.outputs, bound)
             continue
         body += [f"{v.name} = {_allocate(v, plan)}" for v in item.outputs]
         if isinstance(item, Kernel) or item.op not in (Op.MATMUL, Op.CONV, Op.FALLBACK, Op.SCATTER):
@@ -140,8 +145,16 @@ def _extern_line(node: Node, fallbacks: list) -> str:
                 f"{list(a['padding'])}, {list(a['dilation'])}, False, {[0] * spatial}, {a['groups']}))")
     if node.op is Op.SCATTER:
         return f"rt.scatter({args[0]}, {node.attrs['axis']}, {args[1]}, {args[2]}, {out}, {node.attrs['reduce']!r})"
+    return _fallback_line(node, fallbacks, preallocated=True)
+
+
+def _fallback_line(node: Node, fallbacks: list, preallocated: bool) -> str:
+    """A torch call writing into the preallocated outputs, or returning its own when their sizes are unknown."""
     index = len(fallbacks)
     fallbacks.append((node.attrs["args"], node.attrs["kwargs"]))
     values = "{" + ", ".join(f"{v.name!r}: {v.name}" for v in {id(v): v for v in node.inputs}.values()) + "}"
     outs = ", ".join(v.name for v in node.outputs)
-    return f"rt.call_torch({node.attrs['target']!r}, *FALLBACKS[{index}], {values}, SIZES, [{outs}])  # fallback"
+    call = f"rt.call_torch({node.attrs['target']!r}, *FALLBACKS[{index}], {values}, SIZES"
+    if preallocated:
+        return f"{call}, [{outs}])  # fallback"
+    return f"{outs}, = {call}, None)  # fallback"

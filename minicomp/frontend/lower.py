@@ -36,19 +36,22 @@ def lower_fx(gm: torch.fx.GraphModule, name: str, allow_fallback: bool) -> Lower
     env: dict[torch.fx.Node, Any] = {}
     fallback_ops: list[str] = []
     reasons: dict[str, str] = {}
+    known: set = set()  # the size symbols bound so far: the inputs', then those of fallbacks' result shapes
     for node in gm.graph.nodes:
         graph.source = source_line(node)
         if node.op == "placeholder":
             env[node] = _lower_placeholder(graph, node)
+            known |= _free_symbols(env[node])
         elif node.op == "output":
             graph.outputs = [_as_output(env, arg) for arg in tree_flatten(node.args[0])[0]]
         elif node.op == "call_function":
             if isinstance(node.meta.get("val"), (torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool)):
-                env[node] = _symbolic_scalar(node)
+                env[node] = _symbolic_scalar(node, known)
             elif node.target is operator.getitem:
                 env[node] = env[node.args[0]][node.args[1]]
             else:
                 env[node] = _lower_call(ctx, env, node, allow_fallback, fallback_ops, reasons)
+                known |= _result_sizes(node, env[node], known)
         elif node.op == "get_attr":
             env[node] = _lower_constant(graph, node, _fetch_attr(gm, node.target))
         else:
@@ -108,9 +111,39 @@ def _lower_constant(graph: Graph, node: torch.fx.Node, tensor: Any) -> Value:
         raise UnsupportedOpError(f"constant {node.target}: {error}", op="get_attr", source="") from None
 
 
-def _symbolic_scalar(node: torch.fx.Node) -> Any:
+def _free_symbols(lowered: Any) -> set:
+    """The size symbols a lowered input mentions: a size input's own, or those of a tensor's shape."""
+    if isinstance(lowered, Value):
+        return {symbol for dim in lowered.shape for symbol in sympy.sympify(dim).free_symbols}
+    return set(sympy.sympify(lowered).free_symbols)
+
+
+def _result_sizes(node: torch.fx.Node, result: Any, known: set) -> set:
+    """The sizes a node's results bring (u0 of nonzero or x[mask], bound from the result's shape when it has
+    run); a size known only inside a larger expression could not be bound, so it is refused."""
+    found = set()
+    for value in tree_flatten(result)[0]:
+        for dim in value.shape if isinstance(value, Value) else ():
+            if isinstance(dim, sympy.Symbol):
+                found.add(dim)
+            elif dim.free_symbols - known - found:
+                raise UnsupportedOpError(f"{node.target} gives a result of size {dim}, which depends on the data "
+                                         "in a way minicomp cannot read off its shape; pass options={'fallback': "
+                                         "True} to run this graph with torch", op=str(node.target),
+                                         source=source_line(node))
+    return found
+
+
+def _symbolic_scalar(node: torch.fx.Node, known: set) -> Any:
     value = node.meta["val"]
     if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        unknown = value.node.expr.free_symbols - known
+        if unknown:
+            raise UnsupportedOpError(
+                f"{node.target} gives {value.node.expr}, a number known only when the graph runs (tensor.item() "
+                "with torch._dynamo.config.capture_scalar_outputs on), and minicomp cannot compile what depends on "
+                "it; pass options={'fallback': True} to run this graph with torch, or leave capture_scalar_outputs "
+                "off so that Dynamo splits the graph at the .item()", op=str(node.target), source=source_line(node))
         return sym(value.node.expr)
     return value
 

@@ -4,7 +4,9 @@ A buffer is freed after its last reader runs (a view keeps the buffer it views a
 takes a free slot of exactly its (64-byte aligned) size, or grows the arena. A pointwise kernel writes its output
 in place over an input that dies in that kernel when size and dtype match and the input is read at
 the output's own positions. Graph inputs and outputs never live in the arena, so they are never
-clobbered; nor do constants, which the backend keeps for the life of the compiled graph.
+clobbered; nor do constants, which the backend keeps for the life of the compiled graph, nor buffers
+whose size is known only once the op making them has run (nonzero's u0), since the arena is allocated
+when the graph starts.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ def memory(graph: Graph) -> Graph:
     root = _view_roots(graph)
     keep_out = {id(v) for v in graph.tensor_inputs} | {id(v) for v in constants}
     keep_out |= {id(root.get(id(o), o)) for o in graph.outputs if isinstance(o, Value)}
+    entry_sizes = _entry_sizes(graph)
+    keep_out |= {id(v) for unit in units for v in unit.outputs if v.nbytes.free_symbols - entry_sizes}
     last_use: dict[int, int] = {}
     for index, unit in enumerate(units):
         for value in unit.inputs:
@@ -101,6 +105,12 @@ def _unique(values, root) -> list[Value]:
         value = root.get(id(value), value)
         seen.setdefault(id(value), value)
     return list(seen.values())
+
+
+def _entry_sizes(graph: Graph) -> set:
+    """The size symbols known when the graph starts: size inputs and the symbols of input shapes."""
+    symbols = {v for v in graph.inputs if isinstance(v, sympy.Symbol)}
+    return symbols | {s for v in graph.tensor_inputs for dim in v.shape for s in sympy.sympify(dim).free_symbols}
 
 
 def _view_roots(graph: Graph) -> dict[int, Value]:
