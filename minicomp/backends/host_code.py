@@ -79,6 +79,48 @@ def bind_result_sizes(values, bound: set) -> list[str]:
     return lines
 
 
+def return_line(graph: Graph, as_tensor: str = "{}") -> str:
+    """The program's last line: each output tensor (`as_tensor` makes one of a value) laid out with the
+    strides eager gives it, each size output an int."""
+    outputs = []
+    layouts = graph.output_strides or [None] * len(graph.outputs)  # a graph built by hand says nothing
+    for output, strides in zip(graph.outputs, layouts, strict=True):
+        if output is None:
+            outputs.append("None")
+        elif isinstance(output, Value):
+            layout = "None" if strides is None else sizes(strides)
+            outputs.append(f"restride({as_tensor.format(output.name)}, {layout})")
+        else:
+            outputs.append(size(output))
+    return f"return [{', '.join(outputs)}]"
+
+
+def restride(tensor: torch.Tensor, strides: Any) -> torch.Tensor:
+    """`tensor` with `strides`, eager's layout for this output: the backends compute row-major, and users and
+    autograd see what eager would give, an expand's stride 0 included. A layout whose elements overlap
+    otherwise, or an unknown one (None), comes back contiguous."""
+    if strides is None or not _non_overlapping(tensor.shape, strides):
+        return tensor.contiguous()
+    if tuple(tensor.stride()) == strides:
+        return tensor
+    laid_out = torch.empty_strided(tensor.shape, strides, dtype=tensor.dtype, device=tensor.device)
+    # along a stride-0 dim every position is the one element (eager's result is an expand there)
+    distinct = tuple(slice(0, 1) if stride == 0 else slice(None) for stride in strides)
+    laid_out[distinct].copy_(tensor[distinct])
+    return laid_out
+
+
+def _non_overlapping(shape, strides) -> bool:
+    """Apart from stride-0 dims, no two positions share an element: along dims sorted by stride, each steps
+    past the previous one."""
+    reach = 1
+    for stride, length in sorted((s, n) for s, n in zip(strides, shape) if n > 1 and s != 0):
+        if stride < reach:
+            return False
+        reach = stride * length
+    return True
+
+
 def torch_op(target: str) -> Any:
     """The torch callable a fallback node names: aten.add.Tensor, prims.iota.default, higher_order.with_effects."""
     function = torch.ops

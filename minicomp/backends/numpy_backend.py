@@ -15,7 +15,7 @@ import torch
 from torch.utils._pytree import tree_flatten
 
 from minicomp.backends import numpy_runtime as rt
-from minicomp.backends.host_code import bind_result_sizes, bind_sizes, size, size_value, sizes
+from minicomp.backends.host_code import bind_result_sizes, bind_sizes, return_line, size, size_value, sizes
 from minicomp.ir import DType, Graph, Kernel, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, LAYOUT, REDUCTION, UNARY
 from minicomp.ir.printer import format_node
@@ -172,12 +172,13 @@ def generate(graph: Graph) -> NumpyProgram:
         if plan is not None:
             body += [f"{v.name} = rt.store(arena, {size(plan.offsets[v.name])}, {v.name})"
                      for v in item.outputs if v.name in plan.offsets]
-    outputs = ", ".join("None" if o is None else (o.name if isinstance(o, Value) else size(o)) for o in graph.outputs)
-    body.append(f"return [{outputs}]")
+    body.append(return_line(graph, as_tensor="rt.to_torch({}, rt.CPU)"))
     params = ", ".join(v.name if isinstance(v, Value) else str(v) for v in graph.inputs)
     source = "\n\n".join(kernels + [f"def program({params}):\n" + "\n".join("    " + line for line in body)]) + "\n"
     namespace: dict[str, Any] = {}
-    exec(compile(f"import math\nimport numpy as np\nfrom minicomp.backends import numpy_runtime as rt\n{source}",
+    header = ("import math\nimport numpy as np\nfrom minicomp.backends import numpy_runtime as rt\n"
+              "from minicomp.backends.host_code import restride\n")
+    exec(compile(header + source,
                  f"<minicomp {graph.name}>", "exec"), namespace)
     namespace["FALLBACKS"] = fallbacks
     namespace["CONSTANTS"] = constants
@@ -185,7 +186,8 @@ def generate(graph: Graph) -> NumpyProgram:
 
 
 def compile_numpy(graph: Graph) -> tuple[NumpyProgram, Callable[[list], list]]:
-    """The generated program and a runner taking torch tensors (and ints) and returning torch tensors."""
+    """The generated program and a runner taking torch tensors (and ints) and returning torch tensors (the
+    program makes them on the CPU, with eager's strides)."""
     program = generate(graph)
 
     def run(args: list) -> list:
@@ -194,7 +196,7 @@ def compile_numpy(graph: Graph) -> tuple[NumpyProgram, Callable[[list], list]]:
         arrays = [rt.to_numpy(a) if isinstance(a, torch.Tensor) else a for a in args]
         with np.errstate(all="ignore"):
             results = program.function(*arrays)
-        return [rt.to_torch(r, device) if isinstance(r, (np.ndarray, np.generic)) else r for r in results]
+        return [r.to(device) if isinstance(r, torch.Tensor) else r for r in results]
 
     return program, run
 

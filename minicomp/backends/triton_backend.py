@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 
 from minicomp.backends import triton_runtime as rt
-from minicomp.backends.host_code import bind_result_sizes, bind_sizes, size, size_value, unbound_sizes
+from minicomp.backends.host_code import bind_result_sizes, bind_sizes, return_line, size, size_value, unbound_sizes
 from minicomp.backends.triton_codegen import KernelSource, write_kernel
 from minicomp.ir import Graph, Kernel, Node, Op, Value
 from minicomp.ir.ops import VIEW
@@ -61,12 +61,12 @@ def generate(graph: Graph) -> TritonProgram:
             body.append(_launch_line(len(kernels) - 1, source))
         else:
             body.append(_extern_line(item, fallbacks))
-    outputs = ", ".join("None" if o is None else (o.name if isinstance(o, Value) else size(o)) for o in graph.outputs)
-    body.append(f"return [{outputs}]")
+    body.append(return_line(graph))
     params = ", ".join(v.name if isinstance(v, Value) else str(v) for v in graph.inputs)
     host = f"def program({params}):\n" + "\n".join("    " + line for line in body) + "\n"
     header = ("import torch\nimport triton\nimport triton.language as tl\n"
-              "from minicomp.backends import triton_math as tm\nfrom minicomp.backends import triton_runtime as rt\n")
+              "from minicomp.backends import triton_math as tm\nfrom minicomp.backends import triton_runtime as rt\n"
+              "from minicomp.backends.host_code import restride\n")
     module_source = header + "\n\n" + "\n\n".join(k.source for k in kernels) + "\n\n" + host
     module = rt.load_module(module_source)
     module.KERNELS = [rt.Launcher(getattr(module, k.name), k) for k in kernels]
@@ -84,8 +84,7 @@ def compile_triton(graph: Graph) -> tuple[TritonProgram, Callable[[list], list]]
         devices = [a.device for a in args if isinstance(a, torch.Tensor)]
         device = devices[0] if devices else torch.device("cuda" if torch.cuda.is_available() else "cpu")
         rt.set_device(program.function, device)
-        results = program.function(*args)
-        return [r.contiguous() if isinstance(r, torch.Tensor) else r for r in results]
+        return program.function(*args)  # output tensors come with eager's strides
 
     return program, run
 

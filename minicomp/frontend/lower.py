@@ -43,7 +43,9 @@ def lower_fx(gm: torch.fx.GraphModule, name: str, allow_fallback: bool) -> Lower
             env[node] = _lower_placeholder(graph, node)
             known |= _free_symbols(env[node])
         elif node.op == "output":
-            graph.outputs = [_as_output(env, arg) for arg in tree_flatten(node.args[0])[0]]
+            results = tree_flatten(node.args[0])[0]
+            graph.outputs = [_as_output(env, arg) for arg in results]
+            graph.output_strides = [_eager_strides(arg) for arg in results]
         elif node.op == "call_function":
             if isinstance(node.meta.get("val"), (torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool)):
                 env[node] = _symbolic_scalar(node, known)
@@ -159,6 +161,13 @@ def _as_output(env: dict, arg: Any) -> Any:
     if arg is None or isinstance(arg, (int, float, bool)):
         return None if arg is None else sympy.sympify(arg)
     raise UnsupportedOpError(f"graph output {arg!r}", op="output", source="")
+
+
+def _eager_strides(arg: Any) -> Any:
+    """The strides AOTAutograd's fake result has (eager's: channels_last, a transpose), which the backends
+    give the output; None for an output that is not a tensor."""
+    value = arg.meta.get("val") if isinstance(arg, torch.fx.Node) else None
+    return tuple(sym(s) for s in value.stride()) if isinstance(value, torch.Tensor) else None
 
 
 def _lower_call(ctx: Context, env: dict, node: torch.fx.Node, allow_fallback: bool,

@@ -95,6 +95,7 @@ class Graph:
         self.inputs: list = []  # Values, and sympy Symbols for sizes passed as plain ints
         self.nodes: list = []
         self.outputs: list[Output] = []
+        self.output_strides: list = []  # per output: the strides eager gives it (sympy), or None for a size
         self.source = ""
         self.plan = None  # a MemoryPlan once the memory pass has run
         self._counter = 0
@@ -154,6 +155,7 @@ class Graph:
         """An empty graph with the same name, inputs, symbols and naming state, for passes to fill."""
         new = Graph(self.name)
         new.inputs = list(self.inputs)
+        new.output_strides = list(self.output_strides)
         new._counter = self._counter
         new._names = set(self._names)
         return new
