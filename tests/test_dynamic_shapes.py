@@ -83,6 +83,12 @@ DATA_DEPENDENT = {  # each makes a size only known once the op has run (an unbac
     "unique": lambda x: torch.unique(x.round()) * 2,
     "repeat_interleave": lambda x: torch.repeat_interleave(x.abs().round().long().clamp(max=3)) + 1,
     "arange_of_item": lambda x: torch.arange(x.sum().abs().round().long().item()) * 2,
+    # the slice's kernel reads x * 3's kernel, but may only run once the .item() between them has
+    "slice_by_item": lambda x: (lambda a: a[:a.sum().abs().round().long().item() % 5] * 2 + 1)(x * 3),
+    "sum_of_slice_by_item": lambda x: (x * 3)[:x.sum().abs().round().long().item() % 5].sum() + x,
+    "float_item": lambda x: x * x.sum().item() + 1,
+    "negative_int_item": lambda x: x * (x.sum().round().long().item() - 100),
+    "item_then_nonzero": lambda x: torch.nonzero(x > x.mean().item()).sum() * 2,
 }
 
 
@@ -94,23 +100,32 @@ def capture_data_dependent_ops():
         yield
 
 
+@pytest.mark.parametrize("fusion", [True, False])
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("name", sorted(DATA_DEPENDENT))
-def test_data_dependent_sizes_match_eager_on_every_call(name, target, capture_data_dependent_ops):
+def test_data_dependent_sizes_match_eager_on_every_call(name, target, fusion, capture_data_dependent_ops):
     function = DATA_DEPENDENT[name]
-    compiled = torch.compile(function, backend="minicomp", options={"target": target})
+    compiled = torch.compile(function, backend="minicomp", options={"target": target, "fusion": fusion})
     for seed in range(3):  # new data, so a new size, through the same compiled graph
         x = torch.randn(6, generator=torch.Generator().manual_seed(seed)) * 3
         assert_same(compiled(x), function(x), what=f"call {seed}")
     assert len(minicomp.reports()) == 1
-    if name == "arange_of_item":  # a size read off a tensor's value is not compiled: the graph runs in torch
-        assert fallback_ops(minicomp.reports()) == ["<whole graph>"]
-    else:  # only the data-dependent op itself (and Dynamo's checks of its size) runs in torch
-        assert "<whole graph>" not in fallback_ops(minicomp.reports())
+    # only the data-dependent op itself (and Dynamo's checks of the size it gives) runs in torch
+    assert "<whole graph>" not in fallback_ops(minicomp.reports())
 
 
-def test_item_size_without_fallback_names_the_op_and_what_to_do(capture_data_dependent_ops):
-    compiled = torch.compile(DATA_DEPENDENT["arange_of_item"], backend="minicomp", options={"fallback": False})
+def test_a_condition_read_off_a_tensor_runs_the_graph_in_torch(capture_data_dependent_ops):
+    function = lambda x: x.sum() * (x[0] > 0).item()  # noqa: E731  (a bool: Eq(u0, 1), not a bare u0)
+    compiled = torch.compile(function, backend="minicomp")
+    for seed in range(2):
+        x = torch.randn(6, generator=torch.Generator().manual_seed(seed))
+        assert_same(compiled(x), function(x), what=f"call {seed}")
+    assert fallback_ops(minicomp.reports()) == ["<whole graph>"]
+
+
+def test_a_condition_read_off_a_tensor_without_fallback_names_the_op(capture_data_dependent_ops):
+    function = lambda x: x.sum() * (x[0] > 0).item()  # noqa: E731
+    compiled = torch.compile(function, backend="minicomp", options={"fallback": False})
     with pytest.raises(minicomp.UnsupportedOpError, match=r"_local_scalar_dense.*capture_scalar_outputs"):
         compiled(torch.randn(6))
 

@@ -8,7 +8,7 @@ import sympy
 import torch
 from sympy.printing.pycode import PythonCodePrinter
 
-from minicomp.ir import Graph, Value
+from minicomp.ir import Graph, Node, Value
 
 
 class SizePrinter(PythonCodePrinter):
@@ -77,6 +77,13 @@ def bind_result_sizes(values, bound: set) -> list[str]:
                 bound.add(str(dim))
                 lines.append(f"{dim} = SIZES[{str(dim)!r}] = {value.name}.shape[{axis}]  # known once it ran")
     return lines
+
+
+def bind_number(node: Node, bound: set) -> str:
+    """The line running tensor.item() for a node binding a size symbol (u0), right where the graph runs it."""
+    symbol = node.attrs["binds"]
+    bound.add(symbol)
+    return f"{symbol} = SIZES[{symbol!r}] = {node.inputs[0].name}.item()  # known once it ran"
 
 
 def return_line(graph: Graph, as_tensor: str = "{}") -> str:

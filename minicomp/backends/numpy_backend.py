@@ -15,7 +15,8 @@ import torch
 from torch.utils._pytree import tree_flatten
 
 from minicomp.backends import numpy_runtime as rt
-from minicomp.backends.host_code import bind_result_sizes, bind_sizes, return_line, size, size_value, sizes
+from minicomp.backends.host_code import (bind_number, bind_result_sizes, bind_sizes, return_line, size, size_value,
+                                         sizes)
 from minicomp.ir import DType, Graph, Kernel, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, LAYOUT, REDUCTION, UNARY
 from minicomp.ir.printer import format_node
@@ -159,7 +160,9 @@ def generate(graph: Graph) -> NumpyProgram:
         if not isinstance(item, Kernel) and _is_free(item):
             body.append(f"{item.outputs[0].name} = {node_code(item, [v.name for v in item.inputs])}")
             continue
-        if not isinstance(item, Kernel) and item.op is Op.FALLBACK:
+        if not isinstance(item, Kernel) and "binds" in item.attrs:
+            body.append(bind_number(item, bound))
+        elif not isinstance(item, Kernel) and item.op is Op.FALLBACK:
             body.append(_fallback_line(item, fallbacks))
         else:
             name = item.name if isinstance(item, Kernel) else f"kernel_{item.outputs[0].name}"

@@ -14,7 +14,8 @@ from typing import Any, Callable
 import torch
 
 from minicomp.backends import triton_runtime as rt
-from minicomp.backends.host_code import bind_result_sizes, bind_sizes, return_line, size, size_value, unbound_sizes
+from minicomp.backends.host_code import (bind_number, bind_result_sizes, bind_sizes, return_line, size, size_value,
+                                         unbound_sizes)
 from minicomp.backends.triton_codegen import KernelSource, write_kernel
 from minicomp.ir import Graph, Kernel, Node, Op, Value
 from minicomp.ir.ops import VIEW
@@ -48,6 +49,9 @@ def generate(graph: Graph) -> TritonProgram:
             continue
         if not isinstance(item, Kernel) and item.op in VIEW:
             body.append(f"{item.output.name} = {_view_code(item)}")
+            continue
+        if not isinstance(item, Kernel) and "binds" in item.attrs:
+            body.append(bind_number(item, bound))
             continue
         if not isinstance(item, Kernel) and item.op is Op.FALLBACK and unbound_sizes(item.outputs, bound):
             body.append(_fallback_line(item, fallbacks, preallocated=False))  # its sizes are known once it ran

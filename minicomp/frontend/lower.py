@@ -47,7 +47,10 @@ def lower_fx(gm: torch.fx.GraphModule, name: str, allow_fallback: bool) -> Lower
             graph.outputs = [_as_output(env, arg) for arg in results]
             graph.output_strides = [_eager_strides(arg) for arg in results]
         elif node.op == "call_function":
-            if isinstance(node.meta.get("val"), (torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool)):
+            if node.target is torch.ops.aten._local_scalar_dense.default and _is_new_symbol(node, known):
+                env[node] = _read_number(graph, env[node.args[0]], node)
+                known.add(env[node])
+            elif isinstance(node.meta.get("val"), (torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool)):
                 env[node] = _symbolic_scalar(node, known)
             elif node.target is operator.getitem:
                 env[node] = env[node.args[0]][node.args[1]]
@@ -134,6 +137,23 @@ def _result_sizes(node: torch.fx.Node, result: Any, known: set) -> set:
                                          "True} to run this graph with torch", op=str(node.target),
                                          source=source_line(node))
     return found
+
+
+def _is_new_symbol(node: torch.fx.Node, known: set) -> bool:
+    value = node.meta.get("val")
+    return isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)) \
+        and isinstance(value.node.expr, sympy.Symbol) and value.node.expr not in known
+
+
+def _read_number(graph: Graph, tensor: Any, node: torch.fx.Node) -> sympy.Symbol:
+    """tensor.item() (capture_scalar_outputs on) gives a number known only when the graph runs, u0: a node
+    the host program runs as `u0 = t.item()`, so that what follows can use u0 as a size or a scalar."""
+    symbol = node.meta["val"].node.expr
+    if not isinstance(tensor, Value):
+        raise UnsupportedOpError(f"{node.target} of a {type(tensor).__name__}", op=str(node.target),
+                                 source=source_line(node))
+    graph.add_fallback(str(node.target), (tensor,), {}, [tensor], [], binds=str(symbol))
+    return symbol
 
 
 def _symbolic_scalar(node: torch.fx.Node, known: set) -> Any:

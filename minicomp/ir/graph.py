@@ -87,6 +87,22 @@ class ConstantData:
 Output = Union[Value, sympy.Expr, None]
 
 
+def size_symbols(item: Any) -> set:
+    """The names of the size symbols a node (its shapes and attributes), a value or an output mentions: what
+    must be bound before it runs, tensor.item()'s u0 included."""
+    if isinstance(item, Node):
+        return size_symbols([item.inputs, item.outputs, list(item.attrs.values())])
+    if isinstance(item, Value):
+        return size_symbols(list(item.shape))
+    if isinstance(item, sympy.Basic):
+        return {str(symbol) for symbol in item.free_symbols}
+    if isinstance(item, (list, tuple)):
+        return set().union(*(size_symbols(part) for part in item))
+    if isinstance(item, dict):
+        return size_symbols(list(item.values()))
+    return set()
+
+
 class Graph:
     """Inputs, nodes (or kernels) in topological order, and outputs; `add` builds with shape rules."""
 
@@ -135,11 +151,14 @@ class Graph:
         return value
 
     def add_fallback(self, target: str, args: Any, kwargs: Any, inputs: Sequence[Value],
-                     output_types: Sequence[tuple[DType, Sequence]]) -> list[Value]:
-        """Append a call of torch op `target` on `inputs` (referenced from args/kwargs) with known output types."""
+                     output_types: Sequence[tuple[DType, Sequence]], binds: str = "") -> list[Value]:
+        """Append a call of torch op `target` on `inputs` (referenced from args/kwargs) with known output types;
+        `binds` names the size symbol a call returning a number (tensor.item()) gives its value to."""
         outputs = [Value(self.fresh_name(), dtype, tuple(sympy.sympify(s) for s in shape))
                    for dtype, shape in output_types]
         attrs = {"target": target, "args": args, "kwargs": kwargs}
+        if binds:
+            attrs["binds"] = binds
         self.nodes.append(Node(Op.FALLBACK, list(inputs), attrs, outputs, self.source))
         return outputs
 
