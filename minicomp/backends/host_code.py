@@ -9,6 +9,7 @@ import torch
 from sympy.printing.pycode import PythonCodePrinter
 
 from minicomp.ir import Graph, Node, Value
+from minicomp.ir.graph import size_symbols
 
 
 class SizePrinter(PythonCodePrinter):
@@ -63,8 +64,7 @@ def bind_sizes(graph: Graph, bound: set) -> list[str]:
 def unbound_sizes(values, bound: set) -> bool:
     """Whether a shape of `values` mentions a size not bound yet: one known only once the op producing them
     has run (the u0 of nonzero or x[mask])."""
-    return any(str(symbol) not in bound for value in values for dim in value.shape
-               for symbol in sympy.sympify(dim).free_symbols)
+    return bool(size_symbols(values) - bound)
 
 
 def bind_result_sizes(values, bound: set) -> list[str]:

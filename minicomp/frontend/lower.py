@@ -16,6 +16,7 @@ from minicomp.errors import UnsupportedOpError
 from minicomp.frontend import lowerings  # noqa: F401  (fills LOWERINGS)
 from minicomp.frontend.lowerings.common import LOWERINGS, Context, Unsupported, add_constant, ir_dtype, sym
 from minicomp.ir import DType, Graph, Value
+from minicomp.ir.graph import size_symbols
 from minicomp.ir.ops import ShapeError
 from minicomp.ir.printer import format_type
 
@@ -36,20 +37,20 @@ def lower_fx(gm: torch.fx.GraphModule, name: str, allow_fallback: bool) -> Lower
     env: dict[torch.fx.Node, Any] = {}
     fallback_ops: list[str] = []
     reasons: dict[str, str] = {}
-    known: set = set()  # the size symbols bound so far: the inputs', then those of fallbacks' result shapes
+    known: set = set()  # names of the size symbols bound so far: the inputs', then those ops' results bring
     for node in gm.graph.nodes:
         graph.source = source_line(node)
         if node.op == "placeholder":
             env[node] = _lower_placeholder(graph, node)
-            known |= _free_symbols(env[node])
+            known |= size_symbols(env[node])
         elif node.op == "output":
             results = tree_flatten(node.args[0])[0]
             graph.outputs = [_as_output(env, arg) for arg in results]
             graph.output_strides = [_eager_strides(arg) for arg in results]
         elif node.op == "call_function":
-            if node.target is torch.ops.aten._local_scalar_dense.default and _is_new_symbol(node, known):
+            if _reads_new_number(node, env, known):
                 env[node] = _read_number(graph, env[node.args[0]], node)
-                known.add(env[node])
+                known.add(str(env[node]))
             elif isinstance(node.meta.get("val"), (torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool)):
                 env[node] = _symbolic_scalar(node, known)
             elif node.target is operator.getitem:
@@ -116,13 +117,6 @@ def _lower_constant(graph: Graph, node: torch.fx.Node, tensor: Any) -> Value:
         raise UnsupportedOpError(f"constant {node.target}: {error}", op="get_attr", source="") from None
 
 
-def _free_symbols(lowered: Any) -> set:
-    """The size symbols a lowered input mentions: a size input's own, or those of a tensor's shape."""
-    if isinstance(lowered, Value):
-        return {symbol for dim in lowered.shape for symbol in sympy.sympify(dim).free_symbols}
-    return set(sympy.sympify(lowered).free_symbols)
-
-
 def _result_sizes(node: torch.fx.Node, result: Any, known: set) -> set:
     """The sizes a node's results bring (u0 of nonzero or x[mask], bound from the result's shape when it has
     run); a size known only inside a larger expression could not be bound, so it is refused."""
@@ -130,8 +124,8 @@ def _result_sizes(node: torch.fx.Node, result: Any, known: set) -> set:
     for value in tree_flatten(result)[0]:
         for dim in value.shape if isinstance(value, Value) else ():
             if isinstance(dim, sympy.Symbol):
-                found.add(dim)
-            elif dim.free_symbols - known - found:
+                found.add(str(dim))
+            elif size_symbols(dim) - known - found:
                 raise UnsupportedOpError(f"{node.target} gives a result of size {dim}, which depends on the data "
                                          "in a way minicomp cannot read off its shape; pass options={'fallback': "
                                          "True} to run this graph with torch", op=str(node.target),
@@ -139,19 +133,18 @@ def _result_sizes(node: torch.fx.Node, result: Any, known: set) -> set:
     return found
 
 
-def _is_new_symbol(node: torch.fx.Node, known: set) -> bool:
+def _reads_new_number(node: torch.fx.Node, env: dict, known: set) -> bool:
+    """Is this tensor.item() of a tensor the graph computes, giving a new symbol (u0) that nothing binds yet?"""
     value = node.meta.get("val")
-    return isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)) \
-        and isinstance(value.node.expr, sympy.Symbol) and value.node.expr not in known
+    return (node.target is torch.ops.aten._local_scalar_dense.default and isinstance(env.get(node.args[0]), Value)
+            and isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool))
+            and isinstance(value.node.expr, sympy.Symbol) and str(value.node.expr) not in known)
 
 
-def _read_number(graph: Graph, tensor: Any, node: torch.fx.Node) -> sympy.Symbol:
+def _read_number(graph: Graph, tensor: Value, node: torch.fx.Node) -> sympy.Symbol:
     """tensor.item() (capture_scalar_outputs on) gives a number known only when the graph runs, u0: a node
     the host program runs as `u0 = t.item()`, so that what follows can use u0 as a size or a scalar."""
     symbol = node.meta["val"].node.expr
-    if not isinstance(tensor, Value):
-        raise UnsupportedOpError(f"{node.target} of a {type(tensor).__name__}", op=str(node.target),
-                                 source=source_line(node))
     graph.add_fallback(str(node.target), (tensor,), {}, [tensor], [], binds=str(symbol))
     return symbol
 
@@ -159,8 +152,7 @@ def _read_number(graph: Graph, tensor: Any, node: torch.fx.Node) -> sympy.Symbol
 def _symbolic_scalar(node: torch.fx.Node, known: set) -> Any:
     value = node.meta["val"]
     if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
-        unknown = value.node.expr.free_symbols - known
-        if unknown:
+        if size_symbols(value.node.expr) - known:
             raise UnsupportedOpError(
                 f"{node.target} gives {value.node.expr}, a number known only when the graph runs (tensor.item() "
                 "with torch._dynamo.config.capture_scalar_outputs on), and minicomp cannot compile what depends on "

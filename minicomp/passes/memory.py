@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy
 
-from minicomp.ir.graph import Graph, Kernel, Node, Value
+from minicomp.ir.graph import Graph, Kernel, Node, Value, size_symbols
 from minicomp.ir.ops import GENERATED, POINTWISE, VIEW, Op
 from minicomp.ir.plan import MemoryPlan
 
@@ -25,8 +25,8 @@ def memory(graph: Graph) -> Graph:
     root = _view_roots(graph)
     keep_out = {id(v) for v in graph.tensor_inputs} | {id(v) for v in constants}
     keep_out |= {id(root.get(id(o), o)) for o in graph.outputs if isinstance(o, Value)}
-    entry_sizes = _entry_sizes(graph)
-    keep_out |= {id(v) for unit in units for v in unit.outputs if v.nbytes.free_symbols - entry_sizes}
+    entry_sizes = size_symbols(graph.inputs)  # the sizes known when the graph starts
+    keep_out |= {id(v) for unit in units for v in unit.outputs if size_symbols(v) - entry_sizes}
     last_use: dict[int, int] = {}
     for index, unit in enumerate(units):
         for value in unit.inputs:
@@ -105,12 +105,6 @@ def _unique(values, root) -> list[Value]:
         value = root.get(id(value), value)
         seen.setdefault(id(value), value)
     return list(seen.values())
-
-
-def _entry_sizes(graph: Graph) -> set:
-    """The size symbols known when the graph starts: size inputs and the symbols of input shapes."""
-    symbols = {v for v in graph.inputs if isinstance(v, sympy.Symbol)}
-    return symbols | {s for v in graph.tensor_inputs for dim in v.shape for s in sympy.sympify(dim).free_symbols}
 
 
 def _view_roots(graph: Graph) -> dict[int, Value]:
