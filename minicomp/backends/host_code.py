@@ -10,7 +10,8 @@ import sympy
 import torch
 from sympy.printing.pycode import PythonCodePrinter
 
-from minicomp.ir import Graph, Value
+from minicomp.ir import Graph, Node, Value
+from minicomp.ir.graph import size_symbols
 
 
 class SizePrinter(PythonCodePrinter):
@@ -48,9 +49,10 @@ def sizes(shape) -> str:
     return "(" + "".join(f"{size(s)}, " for s in shape) + ")"
 
 
-def bind_sizes(graph: Graph) -> list[str]:
-    """Lines binding each size symbol from an input's shape, so size expressions can be evaluated."""
-    bound = {str(v) for v in graph.inputs if not isinstance(v, Value)}
+def bind_sizes(graph: Graph, bound: set) -> list[str]:
+    """Lines binding each size symbol from an input's shape, so size expressions can be evaluated; `bound`
+    collects the names bound."""
+    bound |= {str(v) for v in graph.inputs if not isinstance(v, Value)}
     lines = []
     for value in graph.tensor_inputs:
         for axis, dim in enumerate(value.shape):
@@ -59,6 +61,73 @@ def bind_sizes(graph: Graph) -> list[str]:
                 lines.append(f"{dim} = {value.name}.shape[{axis}]")
     lines.append("SIZES = {" + ", ".join(f"{s!r}: {s}" for s in sorted(bound)) + "}")
     return lines
+
+
+def unbound_sizes(values, bound: set) -> bool:
+    """Whether a shape of `values` mentions a size not bound yet: one known only once the op producing them
+    has run (the u0 of nonzero or x[mask])."""
+    return bool(size_symbols(values) - bound)
+
+
+def bind_result_sizes(values, bound: set) -> list[str]:
+    """Lines binding each size first seen in the result shape of an op that just ran (the frontend only lets
+    such sizes appear as whole dimensions)."""
+    lines = []
+    for value in values:
+        for axis, dim in enumerate(value.shape):
+            if isinstance(dim, sympy.Symbol) and str(dim) not in bound:
+                bound.add(str(dim))
+                lines.append(f"{dim} = SIZES[{str(dim)!r}] = {value.name}.shape[{axis}]  # known once it ran")
+    return lines
+
+
+def bind_number(node: Node, bound: set) -> str:
+    """The line running tensor.item() for a node binding a size symbol (u0), right where the graph runs it."""
+    symbol = node.attrs["binds"]
+    bound.add(symbol)
+    return f"{symbol} = SIZES[{symbol!r}] = {node.inputs[0].name}.item()  # known once it ran"
+
+
+def return_line(graph: Graph, as_tensor: str = "{}") -> str:
+    """The program's last line: each output tensor (`as_tensor` makes one of a value) laid out with the
+    strides eager gives it, each size output an int."""
+    outputs = []
+    layouts = graph.output_strides or [None] * len(graph.outputs)  # a graph built by hand says nothing
+    for output, strides in zip(graph.outputs, layouts, strict=True):
+        if output is None:
+            outputs.append("None")
+        elif isinstance(output, Value):
+            layout = "None" if strides is None else sizes(strides)
+            outputs.append(f"restride({as_tensor.format(output.name)}, {layout})")
+        else:
+            outputs.append(size(output))
+    return f"return [{', '.join(outputs)}]"
+
+
+def restride(tensor: torch.Tensor, strides: Any) -> torch.Tensor:
+    """`tensor` with `strides`, eager's layout for this output: the backends compute row-major, and users and
+    autograd see what eager would give, an expand's stride 0 included. A layout whose elements overlap
+    otherwise, or an unknown one (None), comes back contiguous."""
+    if strides is None or not _non_overlapping(tensor.shape, strides):
+        return tensor.contiguous()
+    if tuple(tensor.stride()) == strides:
+        return tensor
+    laid_out = torch.empty_strided(tensor.shape, strides, dtype=tensor.dtype, device=tensor.device)
+    # along a stride-0 dim every position is the one element (eager's result is an expand there)
+    distinct = tuple(slice(0, 1) if stride == 0 else slice(None) for stride in strides)
+    laid_out[distinct].copy_(tensor[distinct])
+    return laid_out
+
+
+def _non_overlapping(shape, strides) -> bool:
+    """Apart from stride-0 dims, no two positions share an element: along dims sorted by stride, each steps
+    past the previous one."""
+    reach = 1
+    for stride, length in sorted((s, n) for s, n in zip(strides, shape) if n > 1 and s != 0):
+        if stride < reach:
+            return False
+        reach = stride * length
+    return True
 
 
 def torch_op(target: str) -> Any:

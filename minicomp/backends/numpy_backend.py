@@ -15,7 +15,8 @@ import torch
 from torch.utils._pytree import tree_flatten
 
 from minicomp.backends import numpy_runtime as rt
-from minicomp.backends.host_code import bind_sizes, run_source, size, size_value, sizes
+from minicomp.backends.host_code import (bind_number, bind_result_sizes, bind_sizes, return_line, run_source, size,
+                                         size_value, sizes)
 from minicomp.ir import DType, Graph, Kernel, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, LAYOUT, REDUCTION, UNARY
 from minicomp.ir.printer import format_node
@@ -35,7 +36,8 @@ NUMPY_BINARY = {
     Op.EQ: "np.equal", Op.NE: "np.not_equal", Op.LT: "np.less", Op.LE: "np.less_equal",
     Op.GT: "np.greater", Op.GE: "np.greater_equal",
 }
-HEADER = "import math\nimport numpy as np\nfrom minicomp.backends import numpy_runtime as rt\n\n\n"
+HEADER = ("import math\nimport numpy as np\nfrom minicomp.backends import numpy_runtime as rt\n"
+          "from minicomp.backends.host_code import restride\n\n\n")
 NUMPY_REDUCTION = {Op.SUM: "np.sum", Op.PROD: "np.prod", Op.MAX: "np.max", Op.MIN: "np.min"}
 
 
@@ -149,7 +151,8 @@ def generate(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]]
     kernels: list[str] = []
     body: list[str] = []
     fallbacks: list[tuple] = []
-    body += bind_sizes(graph)
+    bound: set = set()
+    body += bind_sizes(graph, bound)
     plan = graph.plan
     if plan is not None:
         body.append(f"arena = np.empty({size(plan.arena_bytes)}, dtype=np.uint8)  # every intermediate lives here")
@@ -162,7 +165,9 @@ def generate(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]]
         if not isinstance(item, Kernel) and _is_free(item):
             body.append(f"{item.outputs[0].name} = {node_code(item, [v.name for v in item.inputs])}")
             continue
-        if not isinstance(item, Kernel) and item.op is Op.FALLBACK:
+        if not isinstance(item, Kernel) and "binds" in item.attrs:
+            body.append(bind_number(item, bound))
+        elif not isinstance(item, Kernel) and item.op is Op.FALLBACK:
             body.append(_fallback_line(item, fallbacks))
         else:
             name = item.name if isinstance(item, Kernel) else f"kernel_{item.outputs[0].name}"
@@ -171,11 +176,11 @@ def generate(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]]
             arguments = [v.name for v in reads] + _size_symbols(nodes)
             kernels.append(_kernel_function(name, nodes, arguments, item.outputs))
             body.append(f"{', '.join(v.name for v in item.outputs)} = {name}({', '.join(arguments)})")
+        body += bind_result_sizes(item.outputs, bound)
         if plan is not None:
             body += [f"{v.name} = rt.store(arena, {size(plan.offsets[v.name])}, {v.name})"
                      for v in item.outputs if v.name in plan.offsets]
-    outputs = ", ".join("None" if o is None else (o.name if isinstance(o, Value) else size(o)) for o in graph.outputs)
-    body.append(f"return [{outputs}]")
+    body.append(return_line(graph, as_tensor="rt.to_torch({}, rt.CPU)"))
     params = ", ".join(v.name if isinstance(v, Value) else str(v) for v in graph.inputs)
     host = f"def program({params}):\n" + "\n".join("    " + line for line in body)
     source = HEADER + "\n\n".join(kernels + [host]) + "\n"
@@ -187,7 +192,8 @@ def generate(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]]
 
 def compile_numpy(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]] = None,
                   ) -> tuple[NumpyProgram, Callable[[list], list]]:
-    """The generated program and a runner taking torch tensors (and ints) and returning torch tensors."""
+    """The generated program and a runner taking torch tensors (and ints) and returning torch tensors (the
+    program makes them on the CPU, with eager's strides)."""
     program = generate(graph, keep_source)
 
     def run(args: list) -> list:
@@ -196,7 +202,7 @@ def compile_numpy(graph: Graph, keep_source: Optional[Callable[[str], Optional[s
         arrays = [rt.to_numpy(a) if isinstance(a, torch.Tensor) else a for a in args]
         with np.errstate(all="ignore"):
             results = program.function(*arrays)
-        return [rt.to_torch(r, device) if isinstance(r, (np.ndarray, np.generic)) else r for r in results]
+        return [r.to(device) if isinstance(r, torch.Tensor) else r for r in results]
 
     return program, run
 

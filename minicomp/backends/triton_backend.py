@@ -16,7 +16,8 @@ import torch
 
 from minicomp.backends import triton_runtime as rt
 from minicomp.backends.triton_cache import load_module
-from minicomp.backends.host_code import bind_sizes, size, size_value
+from minicomp.backends.host_code import (bind_number, bind_result_sizes, bind_sizes, return_line, size, size_value,
+                                         unbound_sizes)
 from minicomp.backends.triton_codegen import KernelSource, write_kernel
 from minicomp.ir import Graph, Kernel, Node, Op, Value
 from minicomp.ir.ops import VIEW
@@ -39,7 +40,8 @@ def generate(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]]
     """Source of a module with every kernel of `graph` and a `program` function launching them; `keep_source`
     gets the source before it is loaded (so it is kept even if loading it fails)."""
     kernels: list[KernelSource] = []
-    body = bind_sizes(graph)
+    bound: set = set()
+    body = bind_sizes(graph, bound)
     plan = graph.plan
     if plan is not None:
         body.append(f"arena = torch.empty({size(plan.arena_bytes)}, dtype=torch.uint8, device=DEVICE)")
@@ -53,6 +55,13 @@ def generate(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]]
         if not isinstance(item, Kernel) and item.op in VIEW:
             body.append(f"{item.output.name} = {_view_code(item)}")
             continue
+        if not isinstance(item, Kernel) and "binds" in item.attrs:
+            body.append(bind_number(item, bound))
+            continue
+        if not isinstance(item, Kernel) and item.op is Op.FALLBACK and unbound_sizes(item.outputs, bound):
+            body.append(_fallback_line(item, fallbacks, preallocated=False))  # its sizes are known once it ran
+            body += bind_result_sizes(item.outputs, bound)
+            continue
         body += [f"{v.name} = {_allocate(v, plan)}" for v in item.outputs]
         if isinstance(item, Kernel) or item.op not in (Op.MATMUL, Op.CONV, Op.FALLBACK, Op.SCATTER):
             kernel = item if isinstance(item, Kernel) else _lone_kernel(item)
@@ -61,13 +70,13 @@ def generate(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]]
             body.append(_launch_line(len(kernels) - 1, source))
         else:
             body.append(_extern_line(item, fallbacks))
-    outputs = ", ".join("None" if o is None else (o.name if isinstance(o, Value) else size(o)) for o in graph.outputs)
-    body.append(f"return [{outputs}]")
+    body.append(return_line(graph))
     body.insert(0, "KERNELS, FALLBACKS = graph_data.kernels, graph_data.fallbacks")
     params = "".join(f", {v.name if isinstance(v, Value) else v}" for v in graph.inputs)
     host = f"def program(graph_data, DEVICE{params}):\n" + "\n".join("    " + line for line in body) + "\n"
     header = ("import torch\nimport triton\nimport triton.language as tl\n"
-              "from minicomp.backends import triton_math as tm\nfrom minicomp.backends import triton_runtime as rt\n")
+              "from minicomp.backends import triton_math as tm\nfrom minicomp.backends import triton_runtime as rt\n"
+              "from minicomp.backends.host_code import restride\n")
     module_source = header + "\n\n" + "\n\n".join(k.source for k in kernels) + "\n\n" + host
     if keep_source:
         keep_source(module_source)
@@ -85,8 +94,7 @@ def compile_triton(graph: Graph, keep_source: Optional[Callable[[str], Optional[
     def run(args: list) -> list:
         devices = [a.device for a in args if isinstance(a, torch.Tensor)]
         device = devices[0] if devices else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        results = program.function(program.data, device, *args)
-        return [r.contiguous() if isinstance(r, torch.Tensor) else r for r in results]
+        return program.function(program.data, device, *args)  # output tensors come with eager's strides
 
     return program, run
 
@@ -146,8 +154,16 @@ def _extern_line(node: Node, fallbacks: list) -> str:
                 f"{list(a['padding'])}, {list(a['dilation'])}, False, {[0] * spatial}, {a['groups']}))")
     if node.op is Op.SCATTER:
         return f"rt.scatter({args[0]}, {node.attrs['axis']}, {args[1]}, {args[2]}, {out}, {node.attrs['reduce']!r})"
+    return _fallback_line(node, fallbacks, preallocated=True)
+
+
+def _fallback_line(node: Node, fallbacks: list, preallocated: bool) -> str:
+    """A torch call writing into the preallocated outputs, or returning its own when their sizes are unknown."""
     index = len(fallbacks)
     fallbacks.append((node.attrs["args"], node.attrs["kwargs"]))
     values = "{" + ", ".join(f"{v.name!r}: {v.name}" for v in {id(v): v for v in node.inputs}.values()) + "}"
     outs = ", ".join(v.name for v in node.outputs)
-    return f"rt.call_torch({node.attrs['target']!r}, *FALLBACKS[{index}], {values}, SIZES, [{outs}])  # fallback"
+    call = f"rt.call_torch({node.attrs['target']!r}, *FALLBACKS[{index}], {values}, SIZES"
+    if preallocated:
+        return f"{call}, [{outs}])  # fallback"
+    return f"{outs}, = {call}, None)  # fallback"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from typing import Any
+from typing import Any, Optional
 
 import sympy
 import torch
@@ -147,8 +147,9 @@ def _evaluate(expr, bound: dict) -> int:
     return int(expr)
 
 
-def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict, outputs: list) -> None:
-    """Run ATen op `target` with torch and copy its results into the preallocated outputs."""
+def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict, outputs: Optional[list]) -> Any:
+    """Run ATen op `target` with torch and copy its results into the preallocated outputs; with outputs None
+    (sizes known only once it ran, as nonzero's), return its results, contiguous as kernels read them."""
     function = torch_op(target)
 
     def resolve(leaf: Any) -> Any:
@@ -161,6 +162,8 @@ def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict, o
 
     result = function(*tree_map(resolve, args), **tree_map(resolve, kwargs))
     tensors = [t for t in tree_flatten(result)[0] if isinstance(t, torch.Tensor)]
+    if outputs is None:
+        return [t.contiguous() for t in tensors]
     for out, tensor in zip(outputs, tensors):
         out.copy_(tensor)
 

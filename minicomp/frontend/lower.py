@@ -16,6 +16,7 @@ from minicomp.errors import UnsupportedOpError, unsupported_ops_error
 from minicomp.frontend import lowerings  # noqa: F401  (fills LOWERINGS)
 from minicomp.frontend.lowerings.common import LOWERINGS, Context, Unsupported, add_constant, ir_dtype, sym
 from minicomp.ir import DType, Graph, Value
+from minicomp.ir.graph import size_symbols
 from minicomp.ir.ops import ShapeError
 from minicomp.ir.printer import format_type
 
@@ -37,19 +38,27 @@ def lower_fx(gm: torch.fx.GraphModule, name: str, allow_fallback: bool) -> Lower
     fallback_ops: list[str] = []
     reasons: dict[str, str] = {}
     refused: Optional[list] = None if allow_fallback else []  # (op, source, reason) of each op torch must run
+    known: set = set()  # names of the size symbols bound so far: the inputs', then those ops' results bring
     for node in gm.graph.nodes:
         graph.source = source_line(node)
         if node.op == "placeholder":
             env[node] = _lower_placeholder(graph, node)
+            known |= size_symbols(env[node])
         elif node.op == "output":
-            graph.outputs = [_as_output(env, arg) for arg in tree_flatten(node.args[0])[0]]
+            results = tree_flatten(node.args[0])[0]
+            graph.outputs = [_as_output(env, arg) for arg in results]
+            graph.output_strides = [_eager_strides(arg) for arg in results]
         elif node.op == "call_function":
-            if isinstance(node.meta.get("val"), (torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool)):
-                env[node] = _symbolic_scalar(node)
+            if _reads_new_number(node, env, known):
+                env[node] = _read_number(graph, env[node.args[0]], node)
+                known.add(str(env[node]))
+            elif isinstance(node.meta.get("val"), (torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool)):
+                env[node] = _symbolic_scalar(node, known)
             elif node.target is operator.getitem:
                 env[node] = env[node.args[0]][node.args[1]]
             else:
                 env[node] = _lower_call(ctx, env, node, refused, fallback_ops, reasons)
+                known |= _result_sizes(node, env[node], known)
         elif node.op == "get_attr":
             env[node] = _lower_constant(graph, node, _fetch_attr(gm, node.target))
         else:
@@ -83,9 +92,10 @@ def _lower_placeholder(graph: Graph, node: torch.fx.Node) -> Any:
         return graph.add_input(node.name, dtype, [sym(s) for s in value.shape])
     if isinstance(value, torch.SymInt):
         expr = value.node.expr
-        if not isinstance(expr, sympy.Symbol):
-            # a size derived from others (say 2*s0 - 1): its value follows from theirs, so the argument
-            # only keeps its place, and uses of it see the expression
+        if not isinstance(expr, sympy.Symbol) or any(expr == v for v in graph.inputs if isinstance(v, sympy.Symbol)):
+            # a size derived from others (say 2*s0 - 1), or one already passed (x.shape[0] given twice): its
+            # value follows from the first occurrence, so the argument only keeps its place, and uses of it
+            # see the expression
             graph.add_symbol_input(sympy.Symbol(f"unused_{node.name}"))
             return expr
         return graph.add_symbol_input(expr)
@@ -110,9 +120,47 @@ def _lower_constant(graph: Graph, node: torch.fx.Node, tensor: Any) -> Value:
         raise UnsupportedOpError(f"constant {node.target}: {error}", op="get_attr", source="") from None
 
 
-def _symbolic_scalar(node: torch.fx.Node) -> Any:
+def _result_sizes(node: torch.fx.Node, result: Any, known: set) -> set:
+    """The sizes a node's results bring (u0 of nonzero or x[mask], bound from the result's shape when it has
+    run); a size known only inside a larger expression could not be bound, so it is refused."""
+    found = set()
+    for value in tree_flatten(result)[0]:
+        for dim in value.shape if isinstance(value, Value) else ():
+            if isinstance(dim, sympy.Symbol):
+                found.add(str(dim))
+            elif size_symbols(dim) - known - found:
+                raise UnsupportedOpError(f"{node.target} gives a result of size {dim}, which depends on the data "
+                                         "in a way minicomp cannot read off its shape; pass options={'fallback': "
+                                         "True} to run this graph with torch", op=str(node.target),
+                                         source=source_line(node))
+    return found
+
+
+def _reads_new_number(node: torch.fx.Node, env: dict, known: set) -> bool:
+    """Is this tensor.item() of a tensor the graph computes, giving a new symbol (u0) that nothing binds yet?"""
+    value = node.meta.get("val")
+    return (node.target is torch.ops.aten._local_scalar_dense.default and isinstance(env.get(node.args[0]), Value)
+            and isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool))
+            and isinstance(value.node.expr, sympy.Symbol) and str(value.node.expr) not in known)
+
+
+def _read_number(graph: Graph, tensor: Value, node: torch.fx.Node) -> sympy.Symbol:
+    """tensor.item() (capture_scalar_outputs on) gives a number known only when the graph runs, u0: a node
+    the host program runs as `u0 = t.item()`, so that what follows can use u0 as a size or a scalar."""
+    symbol = node.meta["val"].node.expr
+    graph.add_fallback(str(node.target), (tensor,), {}, [tensor], [], binds=str(symbol))
+    return symbol
+
+
+def _symbolic_scalar(node: torch.fx.Node, known: set) -> Any:
     value = node.meta["val"]
     if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        if size_symbols(value.node.expr) - known:
+            raise UnsupportedOpError(
+                f"{node.target} gives {value.node.expr}, a number known only when the graph runs (tensor.item() "
+                "with torch._dynamo.config.capture_scalar_outputs on), and minicomp cannot compile what depends on "
+                "it; pass options={'fallback': True} to run this graph with torch, or leave capture_scalar_outputs "
+                "off so that Dynamo splits the graph at the .item()", op=str(node.target), source=source_line(node))
         return sym(value.node.expr)
     return value
 
@@ -128,6 +176,13 @@ def _as_output(env: dict, arg: Any) -> Any:
     if arg is None or isinstance(arg, (int, float, bool)):
         return None if arg is None else sympy.sympify(arg)
     raise UnsupportedOpError(f"graph output {arg!r}", op="output", source="")
+
+
+def _eager_strides(arg: Any) -> Any:
+    """The strides AOTAutograd's fake result has (eager's: channels_last, a transpose), which the backends
+    give the output; None for an output that is not a tensor."""
+    value = arg.meta.get("val") if isinstance(arg, torch.fx.Node) else None
+    return tuple(sym(s) for s in value.stride()) if isinstance(value, torch.Tensor) else None
 
 
 def _lower_call(ctx: Context, env: dict, node: torch.fx.Node, refused: Optional[list],

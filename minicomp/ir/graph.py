@@ -87,6 +87,22 @@ class ConstantData:
 Output = Union[Value, sympy.Expr, None]
 
 
+def size_symbols(item: Any) -> set:
+    """The names of the size symbols a node (its shapes and attributes), a value or an output mentions: what
+    must be bound before it runs, tensor.item()'s u0 included."""
+    if isinstance(item, Node):
+        return size_symbols([item.inputs, item.outputs, list(item.attrs.values())])
+    if isinstance(item, Value):
+        return size_symbols(list(item.shape))
+    if isinstance(item, sympy.Basic):
+        return {str(symbol) for symbol in item.free_symbols}
+    if isinstance(item, (list, tuple)):
+        return set().union(*(size_symbols(part) for part in item))
+    if isinstance(item, dict):
+        return size_symbols(list(item.values()))
+    return set()
+
+
 class Graph:
     """Inputs, nodes (or kernels) in topological order, and outputs; `add` builds with shape rules."""
 
@@ -95,6 +111,7 @@ class Graph:
         self.inputs: list = []  # Values, and sympy Symbols for sizes passed as plain ints
         self.nodes: list = []
         self.outputs: list[Output] = []
+        self.output_strides: list = []  # per output: the strides eager gives it (sympy), or None for a size
         self.source = ""
         self.plan = None  # a MemoryPlan once the memory pass has run
         self._counter = 0
@@ -134,11 +151,14 @@ class Graph:
         return value
 
     def add_fallback(self, target: str, args: Any, kwargs: Any, inputs: Sequence[Value],
-                     output_types: Sequence[tuple[DType, Sequence]]) -> list[Value]:
-        """Append a call of torch op `target` on `inputs` (referenced from args/kwargs) with known output types."""
+                     output_types: Sequence[tuple[DType, Sequence]], binds: str = "") -> list[Value]:
+        """Append a call of torch op `target` on `inputs` (referenced from args/kwargs) with known output types;
+        `binds` names the size symbol a call returning a number (tensor.item()) gives its value to."""
         outputs = [Value(self.fresh_name(), dtype, tuple(sympy.sympify(s) for s in shape))
                    for dtype, shape in output_types]
         attrs = {"target": target, "args": args, "kwargs": kwargs}
+        if binds:
+            attrs["binds"] = binds
         self.nodes.append(Node(Op.FALLBACK, list(inputs), attrs, outputs, self.source))
         return outputs
 
@@ -154,6 +174,7 @@ class Graph:
         """An empty graph with the same name, inputs, symbols and naming state, for passes to fill."""
         new = Graph(self.name)
         new.inputs = list(self.inputs)
+        new.output_strides = list(self.output_strides)
         new._counter = self._counter
         new._names = set(self._names)
         return new

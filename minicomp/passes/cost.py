@@ -27,7 +27,9 @@ def launch_units(graph: Graph) -> list:
 
 
 def unit_name(item) -> str:
-    return item.name if isinstance(item, Kernel) else f"kernel_{item.outputs[0].name}"
+    if isinstance(item, Kernel):
+        return item.name
+    return f"kernel_{item.outputs[0].name}" if item.outputs else f"bind_{item.attrs['binds']}"
 
 
 def costs(graph: Graph, hints: dict) -> list[KernelCost]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional, Union
 
-from minicomp.ir.graph import Graph, Node, Value
+from minicomp.ir.graph import Graph, Node, Value, size_symbols
 from minicomp.ir.ops import REDUCTION
 from minicomp.passes import fusion_rules as rules
 from minicomp.passes.kernels import build_kernels
@@ -34,6 +34,7 @@ class Fuser:
         self.graph = graph
         self.position = {id(node): index for index, node in enumerate(graph.nodes)}
         self.producers = {id(v): node for node in graph.nodes for v in node.outputs}
+        self.binders = {node.attrs["binds"]: node for node in graph.nodes if "binds" in node.attrs}
         self.consumers: dict[int, list[Node]] = {id(node): [] for node in graph.nodes}
         self.group_of: dict[int, Union[Group, Node]] = {}
         self.outputs = {id(self.root(o)) for o in graph.outputs if isinstance(o, Value)}
@@ -49,14 +50,18 @@ class Fuser:
         return rules.view_chain(value, self.producers)[0]
 
     def compute_producers(self, node: Node) -> list[Node]:
-        """The compute nodes `node` reads from, looking through views and constants."""
-        found, stack = [], list(node.inputs)
+        """The compute nodes `node` reads from, looking through views and constants, and those that bind
+        the sizes it or those views mention (tensor.item()'s u0): it must run after them."""
+        found = [self.binders[name] for name in sorted(size_symbols(node)) if name in self.binders]
+        stack = list(node.inputs)
         while stack:
             producer = self.producers.get(id(stack.pop()))
             if producer is None:
                 continue
             if rules.is_free(producer):
                 stack.extend(producer.inputs)
+                found += [self.binders[name] for name in sorted(size_symbols(producer))
+                          if name in self.binders and self.binders[name] not in found]
             elif producer not in found:
                 found.append(producer)
         return found
@@ -179,7 +184,7 @@ class Fuser:
                 if reason is not None:
                     producer_group.refused.append(f"not fused with {node.outputs[0].name}: {reason}")
             for producer in self.compute_producers(node):
-                if not isinstance(self.unit(producer), Group):
+                if not isinstance(self.unit(producer), Group) and producer.outputs:
                     own = self.unit(node)
                     own.refused.append(f"reads {producer.outputs[0].name} from extern {producer.op.value}")
 

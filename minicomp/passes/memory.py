@@ -4,14 +4,16 @@ A buffer is freed after its last reader runs (a view keeps the buffer it views a
 takes a free slot of exactly its (64-byte aligned) size, or grows the arena. A pointwise kernel writes its output
 in place over an input that dies in that kernel when size and dtype match and the input is read at
 the output's own positions. Graph inputs and outputs never live in the arena, so they are never
-clobbered; nor do constants, which the backend keeps for the life of the compiled graph.
+clobbered; nor do constants, which the backend keeps for the life of the compiled graph, nor buffers
+whose size is known only once the op making them has run (nonzero's u0), since the arena is allocated
+when the graph starts.
 """
 
 from __future__ import annotations
 
 import sympy
 
-from minicomp.ir.graph import Graph, Kernel, Node, Value
+from minicomp.ir.graph import Graph, Kernel, Node, Value, size_symbols
 from minicomp.ir.ops import GENERATED, POINTWISE, VIEW, Op
 from minicomp.ir.plan import MemoryPlan
 
@@ -23,6 +25,8 @@ def memory(graph: Graph) -> Graph:
     root = _view_roots(graph)
     keep_out = {id(v) for v in graph.tensor_inputs} | {id(v) for v in constants}
     keep_out |= {id(root.get(id(o), o)) for o in graph.outputs if isinstance(o, Value)}
+    entry_sizes = size_symbols(graph.inputs)  # the sizes known when the graph starts
+    keep_out |= {id(v) for unit in units for v in unit.outputs if size_symbols(v) - entry_sizes}
     last_use: dict[int, int] = {}
     for index, unit in enumerate(units):
         for value in unit.inputs:

@@ -19,7 +19,7 @@ def views(graph: Graph) -> Graph:
 
     def rule(node: Node, new: Graph) -> Optional[Value]:
         replacement = _collapse(node, producers.get(id(node.inputs[0])) if node.inputs else None, new)
-        if replacement is None:
+        if replacement is None and node.outputs:  # a node binding tensor.item()'s u0 has none
             producers[id(node.outputs[0])] = node
         return replacement
 
