@@ -87,8 +87,10 @@ def plan_index(ctx: Context, x: Value, indices: list) -> IndexPlan:
         in_range = ctx.add(Op.BITWISE_AND, ctx.elementwise(Op.GE, wrapped, 0, dtype=DType.INT64),
                            ctx.elementwise(Op.LT, wrapped, int(size), dtype=DType.INT64))
         valid = in_range if valid is None else ctx.add(Op.BITWISE_AND, valid, in_range)
-    # an index out of range must not land on a neighbouring row of the merged axis: -1 makes GATHER fail
-    position = ctx.add(Op.WHERE, valid, position, ctx.full(-1, DType.INT64, position.shape))
+    # an index out of range must not land on a neighbouring row of the merged axis, and GATHER's check
+    # should name it: one index tensor keeps its own bad value, merged ones (x[i, j]) are marked by -1
+    bad = tensors[0] if len(tensors) == 1 else ctx.full(-1, DType.INT64, position.shape)
+    position = ctx.add(Op.WHERE, valid, position, bad)
     before, after = tuple(x.shape[:first]), tuple(x.shape[last + 1:])
     view = ctx.reshape(x, (_product(before), _product(x.shape[first:last + 1]), _product(after)))
     return IndexPlan(view, position, before, tuple(tensors[0].shape), after, permutation)
