@@ -108,3 +108,29 @@ def test_an_index_out_of_range_raises_naming_that_index(name, bad, target):
     with pytest.raises(IndexError, match=f"^index {bad} is out of bounds for size {size}$"):
         compiled(function, target)(x, index)
     assert fallback_ops(minicomp.reports()) == []
+
+
+DOUBLE_BACKWARD = "torch.compile with aot_autograd does not currently support double backward"
+
+
+@BOTH_BACKENDS
+@pytest.mark.parametrize("second", ["backward", "grad", "grad allowing unused inputs"])
+def test_double_backward_raises_like_aot_eager(second, target):
+    # the backward recomputes sin(x) from x, which the forward saves by returning it: minicomp must return
+    # x itself, or the gradient loses its link to x and a second gradient finds nothing (None, silently)
+    def second_derivative(backend: str, options: dict):
+        torch._dynamo.reset()
+        x = make((3, 4)).requires_grad_()
+        function = torch.compile(lambda x: (x.sin() ** 3).sum(), backend=backend, **options)
+        gradient, = torch.autograd.grad(function(x), x, create_graph=True)
+        if second == "backward":
+            gradient.sum().backward()
+        else:
+            torch.autograd.grad(gradient.sum(), x, allow_unused=second.endswith("unused inputs"))
+
+    if target == "triton":
+        pytest.importorskip("triton")
+    with pytest.raises(RuntimeError, match=DOUBLE_BACKWARD):
+        second_derivative("aot_eager", {})
+    with pytest.raises(RuntimeError, match=DOUBLE_BACKWARD):
+        second_derivative("minicomp", {"options": {"target": target}})
