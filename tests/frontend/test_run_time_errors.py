@@ -87,6 +87,7 @@ INDEXINGS = {
     "gather": lambda x, i: x.gather(0, i),
     "index": lambda x, i: x[i],
     "index of a row": lambda x, i: x.reshape(2, 2)[:, i],
+    "index of two dims": lambda x, i: x.reshape(2, 2)[i.flip(0), i],
     "index_select": lambda x, i: x.index_select(0, i),
     "embedding": lambda x, i: F.embedding(i, x.reshape(4, 1)),
     "scatter": lambda x, i: x.scatter(0, i, 1.0),
@@ -101,7 +102,7 @@ INDEXINGS = {
 @pytest.mark.parametrize("name", INDEXINGS)
 def test_an_index_out_of_range_raises_naming_that_index(name, bad, target):
     function, x = INDEXINGS[name], make((4,))
-    size = 2 if name == "index of a row" else 4
+    size = 2 if name.startswith("index of") else 4
     index = torch.tensor([0, bad])
     with pytest.raises((RuntimeError, IndexError)):
         function(x, index)
