@@ -174,15 +174,17 @@ class KernelWriter:
         return self.emit(data, self.linearize(inner, data.shape, index), f"{mask} & ~{outside}")
 
     # -- run-time checks -------------------------------------------------------------------
-    def check(self, kind: str, failed: str, mask: str, index: str = "0", size: str = "0") -> str:
-        """Lines flagging the lanes where `failed` holds in this check's slots of check_ptr (the launcher
-        raises after the kernel, see checks.py); returns the name of the failed-lanes block."""
+    def check(self, kind: str, failed: str, mask: str, index: str | None = None, size: str | None = None) -> str:
+        """Lines flagging the lanes where `failed` holds in this check's slots of check_ptr, with the bad
+        index and the size it missed (the launcher raises after the kernel, see checks.py); returns the
+        name of the failed-lanes block."""
         bad = self.define(f"({mask}) & ({failed})", "bad")
         pointer = f"check_ptr + {SLOTS_PER_CHECK * len(self.checks)} + 0 * {bad}.to(tl.int64)"
         self.checks.append(kind)
-        self.lines += [f"tl.store({pointer}, 1, mask={bad})",
-                       f"tl.store({pointer} + 1, ({index} + 0 * {bad}).to(tl.int64), mask={bad})",
-                       f"tl.store({pointer} + 2, {size}, mask={bad})"]
+        self.lines.append(f"tl.store({pointer}, 1, mask={bad})")
+        if index is not None:
+            self.lines += [f"tl.store({pointer} + 1, ({index} + 0 * {bad}).to(tl.int64), mask={bad})",
+                           f"tl.store({pointer} + 2, {size}, mask={bad})"]
         return bad
 
     def check_divisor(self, node: Node, args: list[str], mask: str) -> None:
@@ -191,6 +193,8 @@ class KernelWriter:
         if node.op not in (Op.FLOORDIV, Op.REMAINDER, Op.FMOD) or node.output.dtype.is_float:
             return
         divisor = self.producer.get(id(node.inputs[1]))
+        while divisor is not None and divisor.op in VIEW:  # a broadcast constant is still that constant
+            divisor = self.producer.get(id(divisor.inputs[0]))
         if divisor is not None and divisor.op is Op.FULL and not isinstance(divisor.attrs["value"], sympy.Basic) \
                 and divisor.attrs["value"] != 0:
             return
