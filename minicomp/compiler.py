@@ -87,8 +87,28 @@ def _lower_and_generate(gm: torch.fx.GraphModule, example_inputs: Sequence, opti
     report.fallback_reasons = lowered.fallback_reasons
     if target == "triton":
         run = _timing_first_call(run, report)
+    run = _returning_inputs_themselves(run, graph)
     run._boxed_call = True
     return run
+
+
+def _returning_inputs_themselves(run: Callable, graph: Graph) -> Callable:
+    """An output that is a graph input comes back as that very tensor, as with aot_eager: AOTAutograd saves
+    inputs for the backward as forward outputs, and a copy would cut the autograd link that a double
+    backward follows (it then raises torch's "does not support double backward" instead of finding nothing)."""
+    returned = [(position, graph.inputs.index(output)) for position, output in enumerate(graph.outputs)
+                if isinstance(output, Value) and any(output is value for value in graph.inputs)]
+    if not returned:
+        return run
+
+    def passing_inputs_through(args: list) -> list:
+        inputs = [args[argument] for _, argument in returned]
+        results = run(args)
+        for (position, _), tensor in zip(returned, inputs):
+            results[position] = tensor
+        return results
+
+    return passing_inputs_through
 
 
 def _enabled(option: str, options: Options, target: str) -> bool:

@@ -38,6 +38,7 @@ NUMPY_BINARY = {
 }
 HEADER = ("import math\nimport numpy as np\nfrom minicomp.backends import numpy_runtime as rt\n"
           "from minicomp.backends.host_code import restride\n\n\n")
+INTEGER_DIVISION = (Op.FLOORDIV, Op.REMAINDER, Op.FMOD)  # by zero: an error for integers, not for floats
 NUMPY_REDUCTION = {Op.SUM: "np.sum", Op.PROD: "np.prod", Op.MAX: "np.max", Op.MIN: "np.min"}
 
 
@@ -62,6 +63,8 @@ def node_code(node: Node, args: list[str]) -> str:
         if op is Op.RSQRT:
             function = "np.reciprocal(np.sqrt"
         operands = [f"rt.up({a})" for a in args] if low else args
+        if op in INTEGER_DIVISION and not out.dtype.is_float:
+            return f"rt.integer_division({function}, {', '.join(operands)})"
         call = f"{function}({', '.join(operands)})" + (")" if op is Op.RSQRT else "")
         return f"{call}.astype({numpy_dtype(out.dtype)})" if low or op in (Op.DIV, Op.POW) else call
     if op is Op.WHERE:

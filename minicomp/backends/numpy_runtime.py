@@ -11,6 +11,7 @@ import sympy
 import torch
 from torch.utils._pytree import tree_flatten, tree_map
 
+from minicomp.backends.checks import check_range, zero_division_error
 from minicomp.backends.host_code import torch_op
 from minicomp.ir import Value
 
@@ -69,8 +70,15 @@ def sign(array: np.ndarray) -> np.ndarray:
 
 def check_index(index: np.ndarray, size: int) -> None:
     """Raise like torch for an index outside [0, size); numpy would wrap negative ones silently."""
-    if index.size and (index.min() < 0 or index.max() >= size):
-        raise IndexError(f"index {index.min() if index.min() < 0 else index.max()} is out of bounds for size {size}")
+    if index.size:
+        check_range(int(index.min()), int(index.max()), size)
+
+
+def integer_division(function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """An integer floor_divide, remainder or fmod that raises like torch for a zero divisor (numpy gives 0)."""
+    if np.any(np.asarray(b) == 0):
+        raise zero_division_error()
+    return function(a, b)
 
 
 def gather(array: np.ndarray, axis: int, index: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ import dataclasses
 
 import sympy
 
+from minicomp.backends.checks import INDEX, SLOTS_PER_CHECK, ZERO_DIVISION
 from minicomp.ir import DType, Kernel, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, REDUCTION, UNARY, VIEW
 from minicomp.ir.printer import format_node
@@ -38,6 +39,7 @@ class KernelSource:
     reduced: sympy.Expr     # reduced elements per row (1 for pointwise kernels)
     is_reduction: bool      # takes an RBLOCK (a reduction over one element is still a reduction)
     looped: bool = False    # loops over the row in RBLOCK chunks instead of holding it whole
+    checks: list = dataclasses.field(default_factory=list)  # kinds of run-time check (checks.py), in slot order
 
 
 class KernelWriter:
@@ -55,6 +57,7 @@ class KernelWriter:
         self.signature = next((s for s in map(signature_of, kernel.nodes) if s is not None), None)
         self.after_reduction = self._after_reduction()
         self.names = 0
+        self.checks: list[str] = []
 
     # -- sizes and indices ----------------------------------------------------------------
     def size(self, expr) -> str:
@@ -123,6 +126,7 @@ class KernelWriter:
         op = node.op
         if op in UNARY or op in BINARY or op in COMPARISON or op in (Op.WHERE, Op.CAST):
             args = [self.emit(v, index, mask) for v in node.inputs]
+            self.check_divisor(node, args, mask)
             return pointwise_code(node, args)
         if op is Op.FULL:
             fill = node.attrs["value"]
@@ -163,9 +167,38 @@ class KernelWriter:
         axis = node.attrs["axis"]
         coordinates = self.coordinates(index, positions.shape)
         picked = self.emit(positions, index, mask)
+        size = self.size(data.shape[axis])
+        outside = self.check(INDEX, f"({picked} < 0) | ({picked} >= {size})", mask, picked, size)
         inner = list(coordinates)
         inner[axis] = picked
-        return self.emit(data, self.linearize(inner, data.shape, index), mask)
+        return self.emit(data, self.linearize(inner, data.shape, index), f"{mask} & ~{outside}")
+
+    # -- run-time checks -------------------------------------------------------------------
+    def check(self, kind: str, failed: str, mask: str, index: str | None = None, size: str | None = None) -> str:
+        """Lines flagging the lanes where `failed` holds in this check's slots of check_ptr, with the bad
+        index and the size it missed (the launcher raises after the kernel, see checks.py); returns the
+        name of the failed-lanes block."""
+        bad = self.define(f"({mask}) & ({failed})", "bad")
+        pointer = f"check_ptr + {SLOTS_PER_CHECK * len(self.checks)} + 0 * {bad}.to(tl.int64)"
+        self.checks.append(kind)
+        self.lines.append(f"tl.store({pointer}, 1, mask={bad})")
+        if index is not None:
+            self.lines += [f"tl.store({pointer} + 1, ({index} + 0 * {bad}).to(tl.int64), mask={bad})",
+                           f"tl.store({pointer} + 2, {size}, mask={bad})"]
+        return bad
+
+    def check_divisor(self, node: Node, args: list[str], mask: str) -> None:
+        """An integer floor division, remainder or fmod raises for a zero divisor, as in torch; a constant
+        non-zero divisor (the `// 2` of index arithmetic) needs no check."""
+        if node.op not in (Op.FLOORDIV, Op.REMAINDER, Op.FMOD) or node.output.dtype.is_float:
+            return
+        divisor = self.producer.get(id(node.inputs[1]))
+        while divisor is not None and divisor.op in VIEW:  # a broadcast constant is still that constant
+            divisor = self.producer.get(id(divisor.inputs[0]))
+        if divisor is not None and divisor.op is Op.FULL and not isinstance(divisor.attrs["value"], sympy.Basic) \
+                and divisor.attrs["value"] != 0:
+            return
+        self.check(ZERO_DIVISION, f"{args[1]} == 0", mask)
 
     def cat(self, node: Node, index: str, mask: str) -> str:
         axis = node.attrs["axis"]
@@ -213,6 +246,7 @@ class KernelWriter:
             index, mask = self.position(value)
             args = [self.own(v) if id(self.producer.get(id(v))) in self.after_reduction else self.emit(v, index, mask)
                     for v in node.inputs]
+            self.check_divisor(node, args, mask)
             code = pointwise_code(node, args)
         self.memo[key] = self.define(rounded(node, code), "r")
         return self.memo[key]
@@ -277,13 +311,15 @@ class KernelWriter:
         body = self.body(prologue)
         arguments = [f"in_ptr{i}" for i in range(len(self.inputs))]
         arguments += [f"out_ptr{i}" for i in range(len(self.kernel.outputs))]
+        arguments += ["check_ptr"] if self.checks else []
         arguments += [f"ks{i}" for i in range(len(self.sizes))]
         arguments += ["XBLOCK: tl.constexpr"] + (["RBLOCK: tl.constexpr"] if self.signature else [])
         lines = ["@triton.jit", f"def {name}({', '.join(arguments)}):"]
         lines += ["    #" + format_node(node, indent=" ").split("  # ")[0] for node in self.kernel.nodes]
         lines += ["    " + line for line in body]
         return KernelSource(name, "\n".join(lines) + "\n", self.inputs, list(self.kernel.outputs),
-                            list(self.sizes.values()), outer, reduced, self.signature is not None, self.looped)
+                            list(self.sizes.values()), outer, reduced, self.signature is not None, self.looped,
+                            self.checks)
 
     def body(self, prologue: list[str] | None) -> list[str]:
         """The kernel's statements: index setup (a pointwise kernel's `prologue`), computation, stores."""

@@ -14,6 +14,7 @@ import torch
 from torch.utils._pytree import tree_flatten, tree_map
 
 from minicomp.backends import triton_cache
+from minicomp.backends.checks import SLOTS_PER_CHECK, check_range, raise_failed
 from minicomp.errors import BackendUnavailableError
 from minicomp.backends.host_code import torch_op
 from minicomp.ir import Value
@@ -83,8 +84,14 @@ class Launcher:
         if outer == 0:
             return
         inputs = [x.contiguous() for x in inputs]
+        checks = self.source.checks
+        if checks:  # the kernel flags failed checks in one more pointer argument, right after its outputs
+            slots = torch.zeros(SLOTS_PER_CHECK * len(checks), dtype=torch.int64, device=outputs[0].device)
+            outputs = outputs + [slots]
         config = self.config(outer, reduced, inputs, outputs, sizes)
         self.launch(config, outer, inputs, outputs, sizes)
+        if checks:
+            raise_failed(checks, slots.tolist())
 
     def launch(self, config: dict, outer: int, inputs, outputs, sizes) -> None:
         block = config["XBLOCK"]
@@ -171,6 +178,8 @@ def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict, o
 def scatter(base: torch.Tensor, axis: int, index: torch.Tensor, source: torch.Tensor, out: torch.Tensor,
             reduce: str) -> None:
     """out = base with source scattered at index along axis: sums by a Triton atomic kernel, the rest by torch."""
+    if index.numel():  # the atomic adds would write anywhere; torch's scatters check, but name no index
+        check_range(int(index.min()), int(index.max()), base.shape[axis])
     window = source[tuple(slice(0, n) for n in index.shape)]
     if reduce == "assign":
         out.copy_(base.scatter(axis, index, window))

@@ -39,6 +39,12 @@ def math_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     """
     if dropout_p != 0.0:
         raise ValueError("math_attention has no dropout; keep the scaled_dot_product_attention call")
+    device_type = query.device.type
+    low = autocast_dtype(device_type)
+    if low is not None:  # as autocast runs SDPA: eligible inputs cast to its dtype, then the op without it
+        query, key, value, attn_mask = (autocast_input(t, device_type, low) for t in (query, key, value, attn_mask))
+        with torch.autocast(device_type, enabled=False):
+            return math_attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     dtype = query.dtype
     if dtype in LOW_PRECISION:
         query, key, value = query.float(), key.float(), value.float()
@@ -61,6 +67,22 @@ def math_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
             scores = scores + attn_mask
         weights = safe_softmax(scores)
     return (weights @ value).to(dtype)
+
+
+def autocast_dtype(device_type: str) -> Optional[torch.dtype]:
+    """The dtype autocast runs SDPA in on `device_type` ("cpu", "cuda", ...), or None where it is off:
+    SDPA is on autocast's lower-precision list, so its result and both matmuls take that dtype."""
+    if not torch.is_autocast_enabled(device_type):
+        return None
+    return torch.get_autocast_dtype(device_type)
+
+
+def autocast_input(tensor: Optional[torch.Tensor], device_type: str, dtype: torch.dtype) -> Optional[torch.Tensor]:
+    """`tensor` as autocast hands it to a lower-precision op: floating tensors of that device type, except
+    float64 ones, cast to `dtype`; anything else unchanged."""
+    eligible = (isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and tensor.dtype != torch.float64
+                and tensor.device.type == device_type)
+    return tensor.to(dtype) if eligible else tensor
 
 
 def repeat_heads(x: torch.Tensor, times: int) -> torch.Tensor:

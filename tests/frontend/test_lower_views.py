@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import minicomp
-from minicomp.frontend.lowerings.views import strided_positions
+from minicomp.frontend.lowerings.views import element_positions
 
 from helpers import check_lowering as check, compile_and_compare, fallback_ops, random_tensor as make
 
@@ -157,16 +157,46 @@ def test_as_strided_reads_any_strided_positions_of_a_contiguous_input(lowered):
     check(lowered, ["aten.as_strided.default", "aten.as_strided_scatter.default"], fn, make((3, 5)))
 
 
-def test_as_strided_outside_the_input_or_of_a_view_falls_back():
-    def view_of_offset_input(x):
-        return x.as_strided((2, 2), (1, 2)) * 2  # relative to x's storage offset
+def compiled_equals_eager(function, *inputs, options=None) -> list:
+    """Call `function` compiled on the very tensors given (strides and storage offsets kept, unlike
+    compile_and_compare's clones) and compare with eager; return the reports."""
+    torch.testing.assert_close(torch.compile(function, backend="minicomp", options=options or {})(*inputs),
+                               function(*inputs), rtol=0, atol=0)
+    return minicomp.reports()
+
+
+def test_as_strided_reads_what_eager_reads_in_a_non_row_major_layout(lowered):
+    # eager's x.t() * 2 keeps x.t()'s column-major strides, so as_strided walks it down the columns
+    def of_intermediates(x):
+        return ((x.t() * 2).as_strided((3,), (1,)), (x.t() * 2).as_strided((2, 2), (2, 1), 1),
+                torch.exp(x.t()).as_strided((6,), (1,)))
+    check(lowered, ["aten.as_strided.default"], of_intermediates, make((2, 3)))
     base = make((20,))
-    compiled = torch.compile(view_of_offset_input, backend="minicomp")
-    assert torch.equal(compiled(base[3:18]), view_of_offset_input(base[3:18]))
-    assert fallback_ops(minicomp.reports()) == ["aten.as_strided.default"]
-    # reading past the input's own elements (into the rest of its storage) is left to torch
-    assert strided_positions(base[:15].view(3, 5), (4, 4), (4, 1), None) is None
-    assert strided_positions(base[:15].view(3, 5), (3, 4), (0, 2), 6) == [6, 8, 10, 12] * 3
+
+    views = {  # an input view and a strided read of storage it holds
+        "transposed": (base[:12].view(3, 4).t(), (2, 3), (1, 4), None),
+        "at an offset": (base[3:15], (2, 2), (1, 2), 5),
+        "expanded": (base[:4].expand(3, 4), (2, 2), (1, 2), None),
+        "expanded column": (base[2:5].view(3, 1).expand(3, 4), (2, 3), (0, 1), 2),
+    }
+    for view, size, stride, offset in views.values():
+        assert fallback_ops(compiled_equals_eager(lambda x: x.as_strided(size, stride, offset) * 2, view)) == []
+        torch._dynamo.reset()
+
+
+def test_as_strided_past_its_input_elements_runs_the_whole_graph_in_torch():
+    def past_the_view(x):
+        return x.as_strided((4,), (1,), 1) * 2  # x holds storage positions 1 and 2 only
+    view = torch.arange(6.0)[1:3]
+    assert fallback_ops(compiled_equals_eager(past_the_view, view)) == ["<whole graph>"]
+    torch._dynamo.reset()
+    with pytest.raises(minicomp.UnsupportedOpError, match="as_strided reaches storage that holds none of its "
+                                                          "input's elements.*options=\\{'fallback': True\\}"):
+        torch.compile(past_the_view, backend="minicomp", options={"fallback": False})(view)
+    base = make((20,))
+    assert element_positions(base[:15].view(3, 5), (4, 4), (4, 1), None) is None
+    assert element_positions(base[:15].view(3, 5), (3, 4), (0, 2), 6).tolist() == [6, 8, 10, 12] * 3
+    assert element_positions(base[:6].view(2, 3).t(), (3,), (1,), None).tolist() == [0, 2, 4]
 
 
 def test_as_strided_scatter(lowered):
@@ -174,6 +204,14 @@ def test_as_strided_scatter(lowered):
         return (torch.as_strided_scatter(x, source, (2, 3), (1, 4), 2),
                 torch.as_strided_scatter(x, source[:1, :1], (1, 1), (5, 5), 14))
     check(lowered, ["aten.as_strided_scatter.default"], fn, make((3, 5)), make((2, 3), seed=1))
+
+
+def test_as_strided_scatter_writes_where_eager_writes_in_a_non_row_major_layout(lowered):
+    # eager writes into a clone of x.t() * 2, which keeps its column-major strides (no gradient: eager's
+    # own backward supports only contiguous inputs)
+    def fn(x, source):
+        return torch.as_strided_scatter(x.t() * 2, source, (2,), (1,), 1)
+    check(lowered, ["aten.as_strided_scatter.default"], fn, make((2, 3)), make((2,), seed=1), grad=False)
 
 
 @pytest.mark.parametrize("pad", [(2, 1), (1, 0, 2, 3), (1, 2, 0, 1, 2, 0), (-1, 2, 1, -1)])

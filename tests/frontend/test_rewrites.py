@@ -15,7 +15,8 @@ import torch.nn.functional as F
 import minicomp
 import minicomp.frontend.backend
 from helpers import assert_same, compile_and_compare, fallback_ops
-from minicomp.frontend.rewrites import math_attention, redispatch_function, rewrite_attention
+from minicomp.frontend.rewrites import (autocast_dtype, autocast_input, math_attention, redispatch_function,
+                                        rewrite_attention)
 
 FLOATS = [torch.float32, torch.float64, torch.bfloat16]
 
@@ -109,6 +110,64 @@ def test_sdpa_with_dropout_is_left_to_torch():
     targets = [node.target for node in kept.graph.nodes if node.op == "call_function"]
     assert targets == [torch._C._nn.scaled_dot_product_attention]
     assert [node.target for node in rewritten.graph.nodes if node.op == "call_function"] == [math_attention]
+
+
+def attentions(q, k, v, bias, doubles):
+    return (F.scaled_dot_product_attention(q, k, v), F.scaled_dot_product_attention(q, k, v, attn_mask=bias),
+            F.scaled_dot_product_attention(q, q, q, is_causal=True) @ v.transpose(-2, -1),
+            F.scaled_dot_product_attention(doubles, doubles, doubles))  # autocast leaves float64 alone
+
+
+def attention_under_autocast(*inputs):
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return attentions(*inputs)
+
+
+def test_sdpa_under_autocast_runs_in_the_autocast_dtype_like_eager():
+    inputs = (make((2, 3, 5, 8)), make((2, 3, 7, 8), seed=1), make((2, 3, 7, 8), seed=2), make((2, 1, 5, 7), seed=3),
+              make((2, 5, 4), torch.float64, seed=4))
+    expected = attention_under_autocast(*inputs)
+    assert [t.dtype for t in expected] == [torch.bfloat16] * 3 + [torch.float64]
+    check(attention_under_autocast, *inputs, grad=False)  # dtypes and values like eager
+    # gradients: float32 tensors computed from bfloat16 roundings, which eager's fused backward makes at other
+    # points; so, as for whole layers below, both are measured against float64 without autocast
+    functions = {"eager": attention_under_autocast, "minicomp": torch.compile(attention_under_autocast,
+                                                                              backend="minicomp")}
+    grads = {}
+    for name, function in functions.items():
+        leaves = [x.clone().requires_grad_() for x in inputs[:4]]
+        outputs = function(*leaves, inputs[4])[:3]
+        grads[name] = torch.autograd.grad([o.float().sum() for o in outputs], leaves)
+    exact_leaves = [x.double().requires_grad_() for x in inputs[:4]]
+    exact_outputs = attentions(*exact_leaves, inputs[4])[:3]
+    exact = torch.autograd.grad([o.sum() for o in exact_outputs], exact_leaves)
+    for index, (got, want, truth) in enumerate(zip(grads["minicomp"], grads["eager"], exact)):
+        our_error, eager_error = ((t.double() - truth).abs().max() for t in (got, want))
+        assert our_error <= 2 * eager_error + 0.005 * truth.abs().max(), f"grad {index}: {our_error} vs {eager_error}"
+    # the same numbers as the attention of bfloat16 inputs: autocast rounds q, k, v and the mask first
+    q, k, v, bias, doubles = (x if x.dtype == torch.float64 else x.bfloat16() for x in inputs)
+    rounded = torch.compile(lambda *xs: attention_under_autocast(*xs), backend="minicomp")(q, k, v, bias, doubles)
+    unrounded = torch.compile(attention_under_autocast, backend="minicomp")(*inputs)
+    for got, want in zip(unrounded, rounded):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def test_the_autocast_state_is_read_for_the_input_device_type():
+    # autocast on CUDA cannot run here, but its state can be set: it must not touch CPU inputs
+    x, doubles = make((2, 3)), make((2, 3), torch.float64)
+    previous = torch.is_autocast_enabled("cuda"), torch.get_autocast_dtype("cuda")
+    try:
+        torch.set_autocast_enabled("cuda", True)
+        torch.set_autocast_dtype("cuda", torch.float16)
+        assert autocast_dtype("cuda") == torch.float16 and autocast_dtype("cpu") is None
+        assert autocast_input(x, "cuda", torch.float16) is x
+        assert math_attention(x, x, x).dtype == torch.float32
+    finally:
+        torch.set_autocast_enabled("cuda", previous[0])
+        torch.set_autocast_dtype("cuda", previous[1])
+    assert autocast_input(x, "cpu", torch.bfloat16).dtype == torch.bfloat16
+    assert autocast_input(doubles, "cpu", torch.bfloat16) is doubles
+    assert autocast_input(None, "cpu", torch.bfloat16) is None
 
 
 def train(model: torch.nn.Module, inputs, dtype, compiled: bool) -> list:

@@ -57,6 +57,18 @@ class IndexPlan:
         return ctx.add(Op.PERMUTE, permuted, dims=inverse)
 
 
+def checked_index(ctx: Context, index: Value, size: int) -> Value:
+    """index with negative entries wrapped like torch, read through a GATHER from iota(size): the values
+    stay, and GATHER's run-time check names an index outside [-size, size) with this dim's size, before
+    a merged position (x[i, j]) could land on a neighbouring row."""
+    negative = ctx.add(Op.BITWISE_AND, ctx.elementwise(Op.LT, index, 0, dtype=DType.INT64),
+                       ctx.elementwise(Op.GE, index, -size, dtype=DType.INT64))
+    wrapped = ctx.add(Op.WHERE, negative, ctx.elementwise(Op.ADD, index, size, dtype=DType.INT64), index)
+    positions = ctx.add(Op.IOTA, length=sympy.Integer(size), start=0, step=1, dtype=DType.INT64)
+    checked = ctx.add(Op.GATHER, positions, ctx.reshape(wrapped, (wrapped.numel,)), axis=0)
+    return ctx.reshape(checked, wrapped.shape)
+
+
 def plan_index(ctx: Context, x: Value, indices: list) -> IndexPlan:
     """The IndexPlan for x[indices] (a list with None for the dims taken whole)."""
     if len(indices) > x.rank:
@@ -75,20 +87,14 @@ def plan_index(ctx: Context, x: Value, indices: list) -> IndexPlan:
         indexed = list(range(len(indexed)))
     first, last = indexed[0], indexed[-1]
     tensors = ctx.broadcast(*[ctx.cast(indices[d], DType.INT64) for d in indexed])
-    position, valid = None, None
+    position = None
     for axis, index in zip(indexed, tensors):
         size = x.shape[axis]
         if not size.is_Integer:
             raise Unsupported(f"indexing a dim of symbolic size {size}")
-        wrapped = ctx.add(Op.WHERE, ctx.elementwise(Op.LT, index, 0, dtype=DType.INT64),
-                          ctx.elementwise(Op.ADD, index, int(size), dtype=DType.INT64), index)
-        position = wrapped if position is None else ctx.add(
-            Op.ADD, ctx.elementwise(Op.MUL, position, int(size), dtype=DType.INT64), wrapped)
-        in_range = ctx.add(Op.BITWISE_AND, ctx.elementwise(Op.GE, wrapped, 0, dtype=DType.INT64),
-                           ctx.elementwise(Op.LT, wrapped, int(size), dtype=DType.INT64))
-        valid = in_range if valid is None else ctx.add(Op.BITWISE_AND, valid, in_range)
-    # an index out of range must not land on a neighbouring row of the merged axis: -1 makes GATHER fail
-    position = ctx.add(Op.WHERE, valid, position, ctx.full(-1, DType.INT64, position.shape))
+        checked = checked_index(ctx, index, int(size))
+        position = checked if position is None else ctx.add(
+            Op.ADD, ctx.elementwise(Op.MUL, position, int(size), dtype=DType.INT64), checked)
     before, after = tuple(x.shape[:first]), tuple(x.shape[last + 1:])
     view = ctx.reshape(x, (_product(before), _product(x.shape[first:last + 1]), _product(after)))
     return IndexPlan(view, position, before, tuple(tensors[0].shape), after, permutation)

@@ -104,6 +104,8 @@ def max_min_dim(ctx: Context, x: Value, dim: int, keepdim=False) -> tuple:
 def argmax_argmin(ctx: Context, x: Value, dim=None, keepdim=False) -> Value:
     """Index of the first extreme along `dim`; dim=None indexes the flattened tensor."""
     op = Op.ARGMAX if ctx.fx_node.target._opname == "argmax" else Op.ARGMIN
+    if x.dtype is DType.BOOL:  # torch raises "does not support bool input" when it runs: let it
+        raise Unsupported(f"{op.value} of a bool tensor is an error in torch")
     if dim is not None:
         axes = reduction_axes(dim, x.rank)
         _require_nonempty(x, axes, op.value)

@@ -13,8 +13,11 @@ from __future__ import annotations
 import math
 
 import sympy
+import torch
 from torch import ops
+from torch._prims_common import is_non_overlapping_and_dense_or_false
 
+from minicomp.errors import UnsupportedOpError
 from minicomp.frontend.lowerings.common import Context, Unsupported, normalize_axis, register, sym
 from minicomp.ir import DType, Op, Value
 
@@ -74,54 +77,77 @@ def t(ctx: Context, x: Value) -> Value:
     return permute_axes(ctx, x, (1, 0)) if x.rank == 2 else x
 
 
-def strided_positions(source, size, stride, storage_offset) -> list[int] | None:
-    """The flat positions in `source` that as_strided(source, size, stride, offset) reads, in row-major order
-    of the result; None when they are not all inside a contiguous source's own elements (or sizes are symbolic)."""
-    if not (source.is_contiguous() and source.storage_offset() == 0):
+def element_positions(source, size, stride, storage_offset) -> torch.Tensor | None:
+    """For as_strided(source, size, stride, offset): the row-major flat index in `source` of each element
+    read, in row-major order of the result; None when a read storage position holds none of source's
+    elements (eager would read the rest of the storage, which the IR's values do not hold) or sizes are
+    symbolic. `source` is torch's fake tensor: it carries eager's strides and storage offset, which
+    need not be row-major (an input view, a transposed intermediate)."""
+    offset = source.storage_offset() if storage_offset is None else storage_offset
+    numbers = [*size, *stride, offset, *source.shape, *source.stride(), source.storage_offset()]
+    if not all(isinstance(n, int) for n in numbers):
         return None
-    if not all(isinstance(v, int) for v in [*size, *stride, storage_offset or 0, source.numel()]):
+    if math.prod(size) == 0:
+        return torch.zeros(0, dtype=torch.int64)
+    if source.numel() == 0:
         return None
-    positions = [storage_offset or 0]
-    for length, step in zip(size, stride):
-        positions = [p + i * step for p in positions for i in range(length)]
-    if positions and not 0 <= min(positions) <= max(positions) < source.numel():
+    last_read = offset + sum((n - 1) * step for n, step in zip(size, stride))
+    last_held = source.storage_offset() + sum((n - 1) * step for n, step in zip(source.shape, source.stride()))
+    owner = torch.full((max(last_read, last_held) + 1,), -1, dtype=torch.int64)  # storage position -> element
+    flat = torch.arange(source.numel()).reshape(source.shape)
+    # along a broadcast (stride 0) axis every element has the same value: the first one stands for all
+    kept = tuple(slice(0, 1) if step == 0 else slice(None) for step in source.stride())
+    shape = flat[kept].shape
+    try:
+        owner.as_strided(shape, source.stride(), source.storage_offset()).copy_(flat[kept])
+    except RuntimeError:  # source's elements overlap in other ways: which one a position holds is unclear
         return None
-    return positions
+    positions = owner.as_strided(tuple(size), tuple(stride), offset).reshape(-1)
+    return None if bool((positions < 0).any()) else positions
 
 
-def strided_index(ctx: Context, size, stride, storage_offset) -> Value:
-    """The int64 positions as index arithmetic: offset + sum of iota(size_k) * stride_k, broadcast."""
-    total = ctx.full(storage_offset or 0, DType.INT64, tuple(size))
-    for axis, (length, step) in enumerate(zip(size, stride)):
-        steps = ctx.add(Op.IOTA, length=sympy.Integer(length), start=0, step=step, dtype=DType.INT64)
-        column = ctx.reshape(steps, tuple(length if d == axis else 1 for d in range(len(size))))
-        total = ctx.add(Op.ADD, total, ctx.expand_to(column, tuple(size)))
-    return ctx.reshape(total, (sympy.Integer(math.prod(size)),))
+def unknown_layout(ctx: Context, name: str) -> UnsupportedOpError:
+    """The error sending a graph to torch whole: its values' storage is unknown to minicomp, so a fallback
+    of this one op could not see the storage eager's op reads."""
+    return UnsupportedOpError(
+        f"{ctx.fx_node.target}: {name} reaches storage that holds none of its input's elements, or its input's "
+        "layout overlaps or has sizes known only at run time; minicomp keeps values, not their storage, so it "
+        "cannot tell what eager reads or writes there. Pass options={'fallback': True} to run this graph with torch",
+        op=str(ctx.fx_node.target), source=ctx.graph.source)
 
 
 @register(aten.as_strided, aten.as_strided_copy)
 def as_strided(ctx: Context, x: Value, size, stride, storage_offset=None) -> Value:
-    """A GATHER from the flattened input at the strided positions (a RESHAPE when they are 0, 1, 2, ...)."""
-    positions = strided_positions(ctx.fx_node.args[0].meta["val"], size, stride, storage_offset)
+    """A GATHER from the flattened input at the elements eager's strided read finds in storage (a RESHAPE
+    when they are 0, 1, 2, ...); the whole graph goes to torch where they are not all x's elements."""
+    positions = element_positions(ctx.fx_node.args[0].meta["val"], size, stride, storage_offset)
     if positions is None:
-        raise Unsupported("as_strided outside a contiguous input's own elements, or of symbolic sizes")
-    if positions == list(range(int(x.numel))):
+        raise unknown_layout(ctx, "as_strided")
+    if torch.equal(positions, torch.arange(int(x.numel))):
         return ctx.reshape(x, output_shape(ctx))
-    flat = ctx.reshape(x, (x.numel,))
-    return ctx.reshape(ctx.add(Op.GATHER, flat, strided_index(ctx, size, stride, storage_offset), axis=0),
-                       output_shape(ctx))
+    gathered = ctx.add(Op.GATHER, ctx.reshape(x, (x.numel,)), ctx.constant(positions), axis=0)
+    return ctx.reshape(gathered, output_shape(ctx))
 
 
 @register(aten.as_strided_scatter)
 def as_strided_scatter(ctx: Context, x: Value, src: Value, size, stride, storage_offset=None) -> Value:
-    """src written into the flattened x at the strided positions: SCATTER assign, when no two coincide."""
-    positions = strided_positions(ctx.fx_node.args[0].meta["val"], size, stride, storage_offset)
-    if positions is None or len(set(positions)) != len(positions):
-        raise Unsupported("as_strided_scatter outside a contiguous input, of symbolic sizes, or overlapping")
+    """src written into the flattened x at the strided positions: SCATTER assign, when no two coincide.
+    Eager writes into x.clone(), which keeps x's strides (when they are dense and do not overlap) at
+    storage offset 0; any other x, or a write outside the clone's elements, sends the whole graph to torch."""
+    source = ctx.fx_node.args[0].meta["val"]
+    if not is_non_overlapping_and_dense_or_false(source):
+        raise unknown_layout(ctx, "as_strided_scatter")
+    clone = torch.empty_strided(source.shape, source.stride(), dtype=source.dtype, device="meta")
+    positions = element_positions(clone, size, stride, storage_offset)
+    if positions is None:
+        raise unknown_layout(ctx, "as_strided_scatter")
+    if positions.unique().numel() != positions.numel():  # torch's order of the writes is its own: a fallback
+        if not source.is_contiguous():  # sees eager's layout only where it is row-major
+            raise unknown_layout(ctx, "as_strided_scatter")
+        raise Unsupported("as_strided_scatter writing one position twice")
     flat = ctx.reshape(x, (x.numel,))
-    source = ctx.reshape(ctx.cast(src, x.dtype), (sympy.Integer(len(positions)),))
-    written = ctx.add(Op.SCATTER, flat, strided_index(ctx, size, stride, storage_offset), source, axis=0,
-                      reduce="assign")
+    values = ctx.reshape(ctx.cast(src, x.dtype), (sympy.Integer(positions.numel()),))
+    written = ctx.add(Op.SCATTER, flat, ctx.constant(positions), values, axis=0, reduce="assign")
     return ctx.reshape(written, x.shape)
 
 
