@@ -67,8 +67,14 @@ def minicomp(gm: torch.fx.GraphModule, example_inputs: list, options: Optional[d
     # The backward graph is compiled now, with the forward one, not at the first backward call: its errors
     # surface here, and PyTorch's minifier, which runs forward and backward inside Dynamo's compile (where
     # a lazy backward compile fails on Dynamo's metrics: "is_forward have already been set"), works.
-    with torch._functorch.config.patch(force_non_lazy_backward_lowering=True):
+    with torch._functorch.config.patch(**EAGER_BACKWARD):
         return takes_arguments_one_by_one(compile_with_aot(rewrite_attention(gm), example_inputs))
+
+
+# AOTAutograd's switch for compiling the backward with the forward; with a torch that lacks it, the backward
+# compiles lazily at its first call and only PyTorch's minifier is affected.
+EAGER_BACKWARD = ({"force_non_lazy_backward_lowering": True}
+                  if hasattr(torch._functorch.config, "force_non_lazy_backward_lowering") else {})
 
 
 def takes_arguments_one_by_one(compiled: Callable) -> Callable:
