@@ -18,7 +18,7 @@ from minicomp.backends import numpy_runtime as rt
 from minicomp.backends.host_code import (bind_number, bind_result_sizes, bind_sizes, return_line, run_source, size,
                                          size_value, sizes)
 from minicomp.ir import DType, Graph, Kernel, Node, Op, Value
-from minicomp.ir.ops import BINARY, COMPARISON, LAYOUT, REDUCTION, UNARY
+from minicomp.ir.ops import BINARY, COMPARISON, INTEGER_DIVISION, LAYOUT, REDUCTION, UNARY
 from minicomp.ir.printer import format_node
 
 NUMPY_UNARY = {
@@ -38,7 +38,6 @@ NUMPY_BINARY = {
 }
 HEADER = ("import math\nimport numpy as np\nfrom minicomp.backends import numpy_runtime as rt\n"
           "from minicomp.backends.host_code import restride\n\n\n")
-INTEGER_DIVISION = (Op.FLOORDIV, Op.REMAINDER, Op.FMOD)  # by zero: an error for integers, not for floats
 NUMPY_REDUCTION = {Op.SUM: "np.sum", Op.PROD: "np.prod", Op.MAX: "np.max", Op.MIN: "np.min"}
 
 

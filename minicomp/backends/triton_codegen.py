@@ -20,6 +20,7 @@ import sympy
 from minicomp.backends.checks import INDEX, SLOTS_PER_CHECK, ZERO_DIVISION
 from minicomp.ir import DType, Kernel, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, REDUCTION, UNARY, VIEW
+from minicomp.passes.fusion_rules import may_divide_by_zero
 from minicomp.ir.printer import format_node
 from minicomp.backends.triton_pointwise import (TRITON_TYPE, compute_type, extreme_literal, literal,
                                                 pointwise_code, rounded)
@@ -190,13 +191,7 @@ class KernelWriter:
     def check_divisor(self, node: Node, args: list[str], mask: str) -> None:
         """An integer floor division, remainder or fmod raises for a zero divisor, as in torch; a constant
         non-zero divisor (the `// 2` of index arithmetic) needs no check."""
-        if node.op not in (Op.FLOORDIV, Op.REMAINDER, Op.FMOD) or node.output.dtype.is_float:
-            return
-        divisor = self.producer.get(id(node.inputs[1]))
-        while divisor is not None and divisor.op in VIEW:  # a broadcast constant is still that constant
-            divisor = self.producer.get(id(divisor.inputs[0]))
-        if divisor is not None and divisor.op is Op.FULL and not isinstance(divisor.attrs["value"], sympy.Basic) \
-                and divisor.attrs["value"] != 0:
+        if not may_divide_by_zero(node, self.producer):
             return
         self.check(ZERO_DIVISION, f"{args[1]} == 0", mask)
 

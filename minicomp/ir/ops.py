@@ -113,6 +113,8 @@ CREATION = frozenset({Op.FULL, Op.IOTA, Op.CONSTANT})
 # Creation from attributes alone: free to recompute inside any kernel that reads it.
 GENERATED = frozenset({Op.FULL, Op.IOTA})
 INDEXING = frozenset({Op.GATHER, Op.SCATTER})
+# By a zero divisor these raise for integers, as eager's do (floats give inf or nan): every divisor must be seen
+INTEGER_DIVISION = frozenset({Op.FLOORDIV, Op.REMAINDER, Op.FMOD})
 # How SCATTER combines a source element with what its target holds; "assign" overwrites (with duplicate
 # targets the last one wins on CPU, as in torch, where the order is documented as undefined).
 SCATTER_REDUCTIONS = ("sum", "prod", "amax", "amin", "assign")

@@ -119,6 +119,10 @@ class Fuser:
             for position, value in enumerate(node.inputs):
                 source, chain = rules.view_chain(value, self.producers)
                 producer = self.producers.get(id(source))
+                if producer is not None and id(producer) in members and rules.may_divide_by_zero(producer, self.producers) \
+                        and (node.op in rules.INDEXED_READS or not rules.is_same_position(chain)):
+                    return (f"{node.outputs[0].name} would compute {producer.outputs[0].name} only where it reads it, "
+                            "and an integer division must see every divisor")
                 if producer is None or id(producer) not in members or id(producer) not in after_reduction:
                     continue
                 if node.op in rules.INDEXED_READS:

@@ -22,11 +22,23 @@ from typing import Optional
 import sympy
 
 from minicomp.ir.graph import Node, Value
-from minicomp.ir.ops import EXTERN, GENERATED, POINTWISE, REDUCTION, VIEW, Op
+from minicomp.ir.ops import EXTERN, GENERATED, INTEGER_DIVISION, POINTWISE, REDUCTION, VIEW, Op
 
 # Ops whose inputs are read at positions other than the output's own (so through an index map).
 INDEXED_READS = frozenset({Op.CAT, Op.PAD, Op.GATHER})
 MAX_NODES_PER_KERNEL = 96
+
+
+def may_divide_by_zero(node: Node, producers: dict) -> bool:
+    """Is `node` an integer division whose divisor may be zero (so it raises, as in torch)? A constant
+    non-zero divisor, broadcast or not (the `// 2` of index arithmetic), cannot be."""
+    if node.op not in INTEGER_DIVISION or node.output.dtype.is_float:
+        return False
+    divisor = producers.get(id(node.inputs[1]))
+    while divisor is not None and divisor.op in VIEW:
+        divisor = producers.get(id(divisor.inputs[0]))
+    value = divisor.attrs["value"] if divisor is not None and divisor.op is Op.FULL else 0
+    return isinstance(value, sympy.Basic) or value == 0
 
 
 def is_free(node: Node) -> bool:

@@ -3,7 +3,8 @@
 Cross-entropy gathers one log-probability per row from a full log_softmax; after sinking, the
 gather reads the logits directly and the row statistics (max, log-sum-exp) are used as they are,
 so the full log_softmax never has to be written to memory. It only fires when the gather picks
-fewer elements than the pointwise value has, so it never adds work.
+fewer elements than the pointwise value has, so it never adds work; it stops at an integer division,
+whose division by zero must raise whichever elements the gather picks, as in eager.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sympy
 
 from minicomp.ir.graph import Graph, Node, Value
 from minicomp.ir.ops import BINARY, COMPARISON, UNARY, Op
+from minicomp.passes.fusion_rules import may_divide_by_zero
 from minicomp.passes.rewrite import rebuild
 
 SINKS_THROUGH = UNARY | BINARY | COMPARISON | {Op.WHERE, Op.CAST}
@@ -41,6 +43,8 @@ def _sink(source: Value, index: Value, axis: int, producers: dict, new: Graph) -
     same_other_dims = all(sympy.simplify(a - b) == 0 for d, (a, b) in enumerate(zip(index.shape, source.shape))
                           if d != axis)
     if producer is None or not same_other_dims:
+        return None
+    if may_divide_by_zero(producer, producers):
         return None
     if producer.op in SINKS_THROUGH:
         operands = [_sink(v, index, axis, producers, new) or new.add(Op.GATHER, [v, index], axis=axis)

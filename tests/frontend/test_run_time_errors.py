@@ -38,6 +38,7 @@ DIVISIONS = {
     "by a zero scalar": lambda a, b: a % 0 + b,
     "inside a sum": lambda a, b: (a // b).sum(),
     "after a sum": lambda a, b: a.sum() // b,
+    "one element picked": lambda a, b: torch.gather(a // b, 0, torch.tensor([0])),  # b's zero is not picked
 }
 
 
