@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import minicomp
 from helpers import assert_compiled, assert_same, assert_same_or_as_accurate, examples, fallback_ops, run_with_grads
-from programs import programs
+from programs import Program, Step, programs
 
 PLAIN = {"fusion": False, "memory_planning": False}
 
@@ -22,7 +22,10 @@ def check_program(program, seed: int, grad: bool, rtol=None, atol=None) -> None:
     inputs = program.inputs(seed)
     expected, expected_grads = run_with_grads(program, inputs, grad, None)
     actual, actual_grads = run_with_grads(program, inputs, grad, {})
-    if rtol is None and atol is None and set(program.dtypes) == {torch.float32}:
+    # float32 rounding decides the result wherever a float32 value is computed, also when a float64 input
+    # promotes the end of the chain (eager's x ** 3 is x * x * x, rounded twice; numpy's pow rounds once)
+    if rtol is None and atol is None and torch.float32 in program.dtypes \
+            and set(program.dtypes) <= {torch.float32, torch.float64}:
         exact, exact_grads = run_with_grads(program, [x.double() if x.is_floating_point() else x for x in inputs],
                                             grad, None)
         assert_same_or_as_accurate(actual, expected, exact, what="output")
@@ -35,8 +38,16 @@ def check_program(program, seed: int, grad: bool, rtol=None, atol=None) -> None:
     assert_same(plain_grads, actual_grads, 0, 0, what="input grad without fusion/memory planning")
 
 
+# A float32 cube promoted to float64 at the end: numpy's correctly rounded pow lands 2 float32 ulps from eager
+CUBE_THEN_FLOAT64 = Program(shapes=[(1, 3, 3, 2), (1, 1, 1, 1), (1, 1, 1, 1), (1, 1, 1, 1)],
+                            dtypes=[torch.float32, torch.float32, torch.float32, torch.float64],
+                            steps=[Step("unary", "cube", ()), Step("binary", "add", (1,)), Step("binary", "add", (2,)),
+                                   Step("binary", "add", (3,))], extra_output=0, index_bounds={})
+
+
 @settings(max_examples=examples(30))
 @given(program=programs(), seed=st.integers(0, 2**16))
+@example(program=CUBE_THEN_FLOAT64, seed=0)
 def test_float_chains_forward_and_backward(program, seed):
     check_program(program, seed, grad=True)
 
