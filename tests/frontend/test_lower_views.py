@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import minicomp
-from minicomp.frontend.lowerings.views import element_positions
+from minicomp.frontend.lowerings.views import element_positions, read_in_axis_order
 
 from helpers import check_lowering as check, compile_and_compare, fallback_ops, random_tensor as make
 
@@ -197,6 +197,25 @@ def test_as_strided_past_its_input_elements_runs_the_whole_graph_in_torch():
     assert element_positions(base[:15].view(3, 5), (4, 4), (4, 1), None) is None
     assert element_positions(base[:15].view(3, 5), (3, 4), (0, 2), 6).tolist() == [6, 8, 10, 12] * 3
     assert element_positions(base[:6].view(2, 3).t(), (3,), (1,), None).tolist() == [0, 2, 4]
+
+
+def test_as_strided_with_symbolic_sizes_reading_its_input_in_place_is_lowered():
+    # AOTAutograd restores a channels_last layout with as_strided after the pooling (forward) and rebuilds
+    # the gradient with as_strided_scatter over a flat buffer (backward): with a smaller last batch the
+    # sizes are symbolic, and these reads are a permute and a reshape of the input's own elements
+    def pooled(x):
+        return x.mean((-1, -2), keepdim=True).flatten(1) * 3
+    reports = []
+    for batch in (4, 3, 5):
+        x = make((batch, 3, 4, 4)).to(memory_format=torch.channels_last)
+        reports += compile_and_compare(pooled, x, dynamic=None if batch == 4 else True)
+    assert {report.kind for report in reports} == {"forward", "backward"}
+    assert fallback_ops(reports) == []
+    strided = torch.empty_strided((3, 8, 1, 1), (8, 1, 8, 8), device="meta")
+    assert read_in_axis_order(strided, (3, 8, 1, 1), (8, 1, 8, 8), None) == [0, 1]
+    assert read_in_axis_order(strided, (8, 3), (1, 8), 0) == [1, 0]
+    assert read_in_axis_order(strided, (8, 3), (1, 8), 1) is None  # another offset
+    assert read_in_axis_order(strided, (4, 3), (1, 8), None) is None  # a part of the elements
 
 
 def test_as_strided_scatter(lowered):

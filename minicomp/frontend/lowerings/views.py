@@ -106,6 +106,51 @@ def element_positions(source, size, stride, storage_offset) -> torch.Tensor | No
     return None if bool((positions < 0).any()) else positions
 
 
+def read_in_axis_order(source, size, stride, storage_offset) -> list[int] | None:
+    """The axes of `source` (size-1 axes left out) in the order as_strided reads them, when it reads exactly
+    source's own elements with source's own sizes and strides, only permuted: the layout AOTAutograd
+    restores after a reduction of a channels_last tensor. Sizes may be symbolic. None otherwise."""
+    offset = source.storage_offset() if storage_offset is None else storage_offset
+    if not is_non_overlapping_and_dense_or_false(source) or sym(offset) != sym(source.storage_offset()):
+        return None
+    held: dict[tuple, list[int]] = {}  # (size, stride) of each axis longer than 1 -> those axes
+    for axis, (length, step) in enumerate(zip(source.shape, source.stride())):
+        if sym(length) != 1:
+            held.setdefault((sym(length), sym(step)), []).append(axis)
+    order = []
+    for length, step in zip(size, stride):
+        if sym(length) != 1:
+            axes = held.get((sym(length), sym(step)))
+            if not axes:
+                return None
+            order.append(axes.pop(0))
+    return None if any(held.values()) else order
+
+
+def is_row_major(shape, stride) -> bool:
+    """Are these strides the row-major ones of `shape` (size-1 axes aside)? Sizes may be symbolic."""
+    expected = sympy.Integer(1)
+    for length, step in reversed(list(zip(shape, stride))):
+        if sym(length) != 1:
+            if sym(step) != expected:
+                return False
+            expected = expected * sym(length)
+    return True
+
+
+def reads_all_in_row_major(shape, stride, offset, size, read_stride, read_offset) -> bool:
+    """Does a strided read (size, read_stride, read_offset) find exactly the elements of a row-major layout
+    (shape, stride, offset), in their order? Then as_strided is a reshape, also with symbolic sizes."""
+    count = sympy.Integer(1)
+    for length in shape:
+        count = count * sym(length)
+    read = sympy.Integer(1)
+    for length in size:
+        read = read * sym(length)
+    return (is_row_major(shape, stride) and is_row_major(size, read_stride)
+            and sym(offset) == sym(read_offset) and sympy.expand(count - read) == 0)
+
+
 def unknown_layout(ctx: Context, name: str) -> UnsupportedOpError:
     """The error sending a graph to torch whole: its values' storage is unknown to minicomp, so a fallback
     of this one op could not see the storage eager's op reads."""
@@ -118,9 +163,19 @@ def unknown_layout(ctx: Context, name: str) -> UnsupportedOpError:
 
 @register(aten.as_strided, aten.as_strided_copy)
 def as_strided(ctx: Context, x: Value, size, stride, storage_offset=None) -> Value:
-    """A GATHER from the flattened input at the elements eager's strided read finds in storage (a RESHAPE
-    when they are 0, 1, 2, ...); the whole graph goes to torch where they are not all x's elements."""
-    positions = element_positions(ctx.fx_node.args[0].meta["val"], size, stride, storage_offset)
+    """A permute where it reads x's elements in another order of x's axes; else a GATHER from the flattened
+    input at the elements eager's strided read finds in storage (a RESHAPE when they are 0, 1, 2, ...); the
+    whole graph goes to torch where they are not all x's elements or sizes are symbolic."""
+    source = ctx.fx_node.args[0].meta["val"]
+    offset = source.storage_offset() if storage_offset is None else storage_offset
+    if reads_all_in_row_major(source.shape, source.stride(), source.storage_offset(), size, stride, offset):
+        return ctx.reshape(x, output_shape(ctx))
+    order = read_in_axis_order(source, size, stride, storage_offset)
+    if order is not None:  # x's own elements, its axes in another order: a permute, with symbolic sizes too
+        kept = sorted(order)
+        squeezed = ctx.reshape(x, tuple(x.shape[axis] for axis in kept))
+        return ctx.reshape(permute_axes(ctx, squeezed, [kept.index(axis) for axis in order]), output_shape(ctx))
+    positions = element_positions(source, size, stride, storage_offset)
     if positions is None:
         raise unknown_layout(ctx, "as_strided")
     if torch.equal(positions, torch.arange(int(x.numel))):
@@ -135,6 +190,8 @@ def as_strided_scatter(ctx: Context, x: Value, src: Value, size, stride, storage
     Eager writes into x.clone(), which keeps x's strides (when they are dense and do not overlap) at
     storage offset 0; any other x, or a write outside the clone's elements, sends the whole graph to torch."""
     source = ctx.fx_node.args[0].meta["val"]
+    if reads_all_in_row_major(source.shape, source.stride(), 0, size, stride, storage_offset or 0):
+        return ctx.reshape(ctx.cast(src, x.dtype), x.shape)  # every element of the clone is written, in order
     if not is_non_overlapping_and_dense_or_false(source):
         raise unknown_layout(ctx, "as_strided_scatter")
     clone = torch.empty_strided(source.shape, source.stride(), dtype=source.dtype, device="meta")
