@@ -11,10 +11,12 @@ one CacheWarning: programs then go to a private temporary folder and tuned sizes
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import tempfile
 import warnings
@@ -155,6 +157,7 @@ def _private_folder() -> str:
     if "folder" not in _NO_CACHE:
         try:
             _NO_CACHE["folder"] = tempfile.mkdtemp(prefix="minicomp-triton-")
+            atexit.register(shutil.rmtree, _NO_CACHE["folder"], ignore_errors=True)  # nothing left behind
         except OSError as error:
             raise BackendUnavailableError(
                 f"target='triton' needs a writable folder for its generated programs (triton.jit reads kernels "

@@ -1,6 +1,7 @@
 """The Triton cache on disk: atomic files checked when read; any problem with it means compiling
 without it, with one CacheWarning, never a failed compile or a stale program."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -110,3 +111,23 @@ def test_two_processes_compiling_the_same_graph_at_once_both_succeed(cache, tmp_
         assert process.returncode == 0 and "matches eager" in out, error[-3000:]
     assert len(list(cache.glob("program_*.py"))) == 1
     assert not list(cache.glob("*.tmp"))  # no temporary file left behind
+
+
+def test_without_a_cache_the_temporary_program_folder_is_removed_at_exit(tmp_path):
+    blocker, temporary = tmp_path / "a_file", tmp_path / "tmp"
+    blocker.write_text("")
+    temporary.mkdir()
+    script = textwrap.dedent("""
+        import warnings, torch, minicomp, tempfile
+        warnings.simplefilter("ignore")
+        x = torch.randn(5)
+        torch.testing.assert_close(torch.compile(lambda x: x.sin() * 3, backend="minicomp",
+                                                 options={"target": "triton"})(x), x.sin() * 3)
+        import glob; print(len(glob.glob(tempfile.gettempdir() + "/minicomp-triton-*/program_*.py")))
+    """)
+    environment = {**os.environ, "MINICOMP_CACHE_DIR": str(blocker), "TMPDIR": str(temporary),
+                   "TRITON_INTERPRET": "1"}
+    done = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and done.stdout.split()[-1] == "1", done.stderr[-3000:]  # it was used
+    assert not list(temporary.glob("minicomp-triton-*"))
