@@ -222,7 +222,8 @@ class KernelWriter:
             conditions.append(f"({shifted} >= 0) & ({shifted} < {self.size(source.shape[position])})")
         inside = self.define(" & ".join(conditions) or "True", "m")
         loaded = self.emit(source, self.linearize(inner, source.shape, index), f"{mask} & {inside}")
-        return f"tl.where({inside}, {loaded}, {literal(node.attrs['value'])})"
+        padded = f"tl.where({inside}, {loaded}, {literal(node.attrs['value'])})"
+        return f"{padded}.to(tl.int1)" if node.output.dtype is DType.BOOL else padded  # the 0/1 fill is an int
 
     # -- reductions ----------------------------------------------------------------------
     def own(self, value: Value) -> str:
