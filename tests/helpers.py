@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Optional, Sequence
 
+import pytest
 import torch
 from torch.utils._pytree import tree_flatten
 
@@ -213,3 +214,21 @@ def assert_as_accurate_as_eager(got: torch.Tensor, want: torch.Tensor, exact: to
     closer = (got.detach().double() - exact.detach()).abs() <= (want.detach().double() - exact.detach()).abs()
     good = close | closer
     assert bool(good.all()), (got[~good], want[~good])
+
+
+def add_one(x):
+    """The smallest function to compile: for tests of options and entry points."""
+    return x + 1
+
+
+def via_torch_compile(options):
+    torch.compile(add_one, backend="minicomp", options=options)(torch.ones(2))
+
+
+def via_minicomp_compile(options):
+    minicomp.compile(add_one, options=options)(torch.ones(2))
+
+
+# Options reach minicomp two ways; option tests run through both
+ENTRY_POINTS = pytest.mark.parametrize("entry", [via_torch_compile, via_minicomp_compile],
+                                       ids=["torch.compile", "minicomp.compile"])

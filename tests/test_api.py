@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import minicomp
-from helpers import assert_same, compile_and_compare, find_error
+from helpers import ENTRY_POINTS, add_one, assert_same, compile_and_compare, find_error
 from minicomp.options import Options
 
 VALID_KEYS = ["target", "dump_dir", "fusion", "memory_planning", "fallback"]
@@ -23,22 +23,6 @@ BAD_VALUES = [
     ({"fallback": None}, ["True", "False"]),
     ({"dump_dir": 3}, ["path"]),
 ]
-
-
-def add_one(x):
-    return x + 1
-
-
-def via_torch_compile(options):
-    torch.compile(add_one, backend="minicomp", options=options)(torch.ones(2))
-
-
-def via_minicomp_compile(options):
-    minicomp.compile(add_one, options=options)(torch.ones(2))
-
-
-ENTRY_POINTS = pytest.mark.parametrize("entry", [via_torch_compile, via_minicomp_compile],
-                                       ids=["torch.compile", "minicomp.compile"])
 
 
 @ENTRY_POINTS

@@ -10,23 +10,7 @@ import pytest
 import torch
 
 import minicomp
-from helpers import assert_same, find_error
-
-
-def add_one(x):
-    return x + 1
-
-
-def via_torch_compile(options):
-    torch.compile(add_one, backend="minicomp", options=options)(torch.ones(2))
-
-
-def via_minicomp_compile(options):
-    minicomp.compile(add_one, options=options)(torch.ones(2))
-
-
-ENTRY_POINTS = pytest.mark.parametrize("entry", [via_torch_compile, via_minicomp_compile],
-                                       ids=["torch.compile", "minicomp.compile"])
+from helpers import ENTRY_POINTS, add_one, assert_same, find_error
 
 
 @ENTRY_POINTS
