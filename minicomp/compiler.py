@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 
 import sympy
 import torch
+from torch.utils._pytree import tree_flatten
 from functorch.compile import make_boxed_func
 from torch._subclasses.fake_tensor import unset_fake_temporarily
 
@@ -87,28 +88,38 @@ def _lower_and_generate(gm: torch.fx.GraphModule, example_inputs: Sequence, opti
     report.fallback_reasons = lowered.fallback_reasons
     if target == "triton":
         run = _timing_first_call(run, report)
-    run = _returning_inputs_themselves(run, graph)
+    run = _returning_inputs_themselves(run, gm, graph)
     run._boxed_call = True
     return run
 
 
-def _returning_inputs_themselves(run: Callable, graph: Graph) -> Callable:
-    """An output that is a graph input comes back as that very tensor, as with aot_eager: AOTAutograd saves
-    inputs for the backward as forward outputs, and a copy would cut the autograd link that a double
-    backward follows (it then raises torch's "does not support double backward" instead of finding nothing)."""
-    returned = [(position, graph.inputs.index(output)) for position, output in enumerate(graph.outputs)
-                if isinstance(output, Value) and any(output is value for value in graph.inputs)]
-    if not returned:
+def _returning_inputs_themselves(run: Callable, gm: torch.fx.GraphModule, graph: Graph) -> Callable:
+    """Outputs with eager's identity: one that is a graph input in the FX graph comes back as that very
+    tensor, as with aot_eager (AOTAutograd saves inputs for the backward as forward outputs, and a copy
+    would cut the autograd link a double backward follows); one that is a new tensor in the FX graph
+    but an input, or a view of one, in minicomp's program (a clone that folding removed) comes back as
+    a copy, since the input may be updated in place later (eval-mode batch norm's running mean)."""
+    placeholders = [node for node in gm.graph.nodes if node.op == "placeholder"]
+    (output,) = [node for node in gm.graph.nodes if node.op == "output"]
+    returned = {position: placeholders.index(arg) for position, arg in enumerate(tree_flatten(output.args[0])[0])
+                if isinstance(arg, torch.fx.Node) and arg.op == "placeholder"}
+    roots = cost.view_roots(graph)
+    inputs = {id(value) for value in graph.inputs}
+    copied = [position for position, value in enumerate(graph.outputs) if position not in returned
+              and isinstance(value, Value) and id(roots.get(id(value), value)) in inputs]
+    if not returned and not copied:
         return run
 
-    def passing_inputs_through(args: list) -> list:
-        inputs = [args[argument] for _, argument in returned]
+    def with_eager_identity(args: list) -> list:
+        passed = {position: args[argument] for position, argument in returned.items()}
         results = run(args)
-        for (position, _), tensor in zip(returned, inputs):
+        for position in copied:
+            results[position] = results[position].clone(memory_format=torch.preserve_format)
+        for position, tensor in passed.items():
             results[position] = tensor
         return results
 
-    return passing_inputs_through
+    return with_eager_identity
 
 
 def _enabled(option: str, options: Options, target: str) -> bool:

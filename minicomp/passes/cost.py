@@ -34,7 +34,7 @@ def unit_name(item) -> str:
 
 def costs(graph: Graph, hints: dict) -> list[KernelCost]:
     """Bytes read and written per launch unit, with symbolic sizes evaluated at `hints`."""
-    storage = _view_roots(graph)
+    storage = view_roots(graph)
     result = []
     for item in launch_units(graph):
         nodes = item.nodes if isinstance(item, Kernel) else [item]
@@ -57,7 +57,7 @@ def _bytes_read(buffer: Value, nodes: list) -> sympy.Expr:
 
 def naive_peak_bytes(graph: Graph, hints: dict) -> int:
     """Memory for intermediates if every buffer got its own allocation (graph inputs and outputs excluded)."""
-    roots = _view_roots(graph)
+    roots = view_roots(graph)
     excluded = {id(v) for v in graph.tensor_inputs}
     excluded |= {id(roots.get(id(o), o)) for o in graph.outputs if isinstance(o, Value)}
     return sum(evaluate(v.nbytes, hints) for item in launch_units(graph) for v in item.outputs if id(v) not in excluded)
@@ -71,7 +71,7 @@ def evaluate(expr, hints: dict) -> int:
     return int(expr)
 
 
-def _view_roots(graph: Graph) -> dict[int, Value]:
+def view_roots(graph: Graph) -> dict[int, Value]:
     """For each value made by a chain of views, the buffer it reads (views move no bytes)."""
     roots: dict[int, Value] = {}
     for node in graph.all_nodes():
