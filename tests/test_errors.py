@@ -102,7 +102,7 @@ def test_a_code_generation_bug_is_an_internal_error_naming_graph_dump_folder_and
     cause = info.value.error
     assert isinstance(cause, SyntaxError) and cause.filename == program and f"at {program}:" in message
     with open(program) as handle:
-        assert "np.exp(arg0_1) +\n" in handle.read()
+        assert ".astype(np.float32) +\n" in handle.read()  # the broken EXP line, as it was compiled
     with open(os.path.join(report.dump_dir, "report.json")) as handle:
         assert "SyntaxError" in json.load(handle)["error"]
 
@@ -148,7 +148,8 @@ def test_a_run_time_error_in_generated_code_points_at_the_dumped_program(tmp_pat
         compiled(torch.randn(3))
     (report,) = minicomp.reports()
     program = os.path.join(report.dump_dir, "program.py")
-    assert (program, "t0 = np.exp(arg0_1) + undefined_name") in frames(info.value), frames(info.value)
+    assert any(path == program and line.startswith("t0 = np.exp(") and line.endswith("+ undefined_name")
+               for path, line in frames(info.value)), frames(info.value)
 
 
 def test_without_dump_dir_tracebacks_still_show_the_generated_line(monkeypatch):
@@ -157,4 +158,5 @@ def test_without_dump_dir_tracebacks_still_show_the_generated_line(monkeypatch):
     break_exp_code(monkeypatch, numpy_backend, " + undefined_name")
     with pytest.raises(NameError) as info:
         torch.compile(exp_twice, backend="minicomp")(torch.randn(3))
-    assert "t0 = np.exp(arg0_1) + undefined_name" in [line for _, line in frames(info.value)], frames(info.value)
+    assert any(line.startswith("t0 = np.exp(") and line.endswith("+ undefined_name")
+               for _, line in frames(info.value)), frames(info.value)

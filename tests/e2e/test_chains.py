@@ -25,7 +25,7 @@ def check_program(program, seed: int, grad: bool, rtol=None, atol=None) -> None:
     # float32 rounding decides the result wherever a float32 value is computed, also when a float64 input
     # promotes the end of the chain (eager's x ** 3 is x * x * x, rounded twice; numpy's pow rounds once)
     if rtol is None and atol is None and torch.float32 in program.dtypes \
-            and set(program.dtypes) <= {torch.float32, torch.float64}:
+            and not {torch.float16, torch.bfloat16} & set(program.dtypes):
         exact, exact_grads = run_with_grads(program, [x.double() if x.is_floating_point() else x for x in inputs],
                                             grad, None)
         assert_same_or_as_accurate(actual, expected, exact, what="output")
@@ -45,9 +45,18 @@ CUBE_THEN_FLOAT64 = Program(shapes=[(1, 3, 3, 2), (1, 1, 1, 1), (1, 1, 1, 1), (1
                                    Step("binary", "add", (3,))], extra_output=0, index_bounds={})
 
 
+# gelu_tanh where tanh saturates: numpy's float32 tanh(-9.75) is -0.99999994, and the gradient came out
+# 4x further from float64's than eager's (the reference now rounds float64 transcendentals once)
+SATURATED_GELU_TANH = Program(shapes=[(4, 3, 4, 5), (1, 1, 3)], dtypes=[torch.float32, torch.float32],
+                              steps=[Step("unary", "cube", ()), Step("unary", "gelu_tanh", ()),
+                                     Step("view", "unsqueeze", (4,)), Step("cat", "cat", (3,)),
+                                     Step("binary", "lerp", (1,))], extra_output=2, index_bounds={})
+
+
 @settings(max_examples=examples(30))
 @given(program=programs(), seed=st.integers(0, 2**16))
 @example(program=CUBE_THEN_FLOAT64, seed=0)
+@example(program=SATURATED_GELU_TANH, seed=65536)
 def test_float_chains_forward_and_backward(program, seed):
     check_program(program, seed, grad=True)
 
