@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import minicomp
-from minicomp.frontend.lowerings.views import element_positions, read_in_axis_order
+from minicomp.frontend.lowerings.strided import element_positions, read_in_axis_order
 
 from helpers import check_lowering as check, compile_and_compare, fallback_ops, random_tensor as make
 

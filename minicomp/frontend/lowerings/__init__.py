@@ -6,6 +6,7 @@ from minicomp.frontend.lowerings import creation  # noqa: F401
 from minicomp.frontend.lowerings import indexing  # noqa: F401
 from minicomp.frontend.lowerings import prims  # noqa: F401
 from minicomp.frontend.lowerings import views  # noqa: F401
+from minicomp.frontend.lowerings import strided  # noqa: F401
 from minicomp.frontend.lowerings import linalg  # noqa: F401
 from minicomp.frontend.lowerings import pooling  # noqa: F401
 from minicomp.frontend.lowerings import scans  # noqa: F401
