@@ -17,7 +17,8 @@ from minicomp import report as reports
 from minicomp.backends.numpy_backend import compile_numpy
 from minicomp.dump import Dumper
 from minicomp.backends.triton_runtime import require_triton
-from minicomp.errors import InternalCompilerError, MinicompError, UnsupportedOpError
+from minicomp.backends import cpp_build
+from minicomp.errors import BackendUnavailableError, InternalCompilerError, MinicompError, UnsupportedOpError
 from minicomp.frontend.lower import lower_fx
 from minicomp.ir.graph import Graph, Kernel, Value
 from minicomp.ir.verify import verify
@@ -80,8 +81,13 @@ def _lower_and_generate(gm: torch.fx.GraphModule, example_inputs: Sequence, opti
         graph, enabled=lambda option: _enabled(option, options, target), after_pass=after_pass, check=verify)
     stage[0] = "code generation"
     codegen_start = time.perf_counter()
-    _, run = BACKENDS[target](graph, lambda source: dump.source("program.py", source))
-    report.pass_seconds["codegen"] = time.perf_counter() - codegen_start
+    if target == "cpp":
+        program, run = _compile_cpp(graph, dump.source)
+        report.pass_seconds["codegen"] = time.perf_counter() - codegen_start - program.compiler_seconds
+        report.pass_seconds["cpp_compiler"] = program.compiler_seconds
+    else:
+        _, run = BACKENDS[target](graph, lambda source: dump.source("program.py", source))
+        report.pass_seconds["codegen"] = time.perf_counter() - codegen_start
     stage[0] = "the report"
     _fill_costs(report, graph, unfused[0], _size_hints(graph, example_inputs))
     report.fallback_ops = lowered.fallback_ops
@@ -143,14 +149,35 @@ def _timing_first_call(run: Callable, report: reports.CompileReport) -> Callable
 
 
 def choose_target(options: Options, example_inputs: Sequence) -> str:
-    """Resolve target="auto": triton when the inputs are on CUDA and triton imports, numpy otherwise."""
+    """Resolve target="auto": triton when the inputs are on CUDA and triton imports; on the CPU cpp when a
+    C++ compiler works here, numpy otherwise."""
     if options.target == "triton":
         require_triton()
         return "triton"
+    if options.target == "cpp":
+        _require_cpu(example_inputs)
+        cpp_build.require_toolchain()
+        return "cpp"
     if options.target == "numpy":
         return "numpy"
     on_cuda = any(isinstance(x, torch.Tensor) and x.device.type == "cuda" for x in example_inputs)
-    return "triton" if on_cuda and importlib.util.find_spec("triton") is not None else "numpy"
+    if on_cuda:
+        return "triton" if importlib.util.find_spec("triton") is not None else "numpy"
+    return "cpp" if cpp_build.toolchain() is not None else "numpy"
+
+
+def _require_cpu(example_inputs: Sequence) -> None:
+    """target='cpp' runs on CPU tensors; say so rather than copy a GPU program's data back and forth."""
+    devices = {x.device.type for x in example_inputs if isinstance(x, torch.Tensor)} - {"cpu"}
+    if devices:
+        raise BackendUnavailableError(f"target='cpp' runs on CPU tensors, and these inputs are on {sorted(devices)}; "
+                                      "use target='triton' or 'auto' for them")
+
+
+def _compile_cpp(graph: Graph, keep_source: Callable):
+    from minicomp.backends.cpp_backend import compile_cpp
+
+    return compile_cpp(graph, keep_source)
 
 
 def _compile_triton(graph: Graph, keep_source: Callable):
@@ -159,7 +186,7 @@ def _compile_triton(graph: Graph, keep_source: Callable):
     return compile_triton(graph, keep_source)
 
 
-BACKENDS = {"numpy": compile_numpy, "triton": _compile_triton}
+BACKENDS = {"numpy": compile_numpy, "triton": _compile_triton, "cpp": _compile_cpp}
 
 
 def _fill_costs(report: reports.CompileReport, graph: Graph, unfused: Graph, hints: dict) -> None:

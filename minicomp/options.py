@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from minicomp.errors import InvalidOptionError
 
-TARGETS = ("auto", "numpy", "triton")
+TARGETS = ("auto", "numpy", "cpp", "triton")
 DUMP_DIR_VARIABLE = "MINICOMP_DUMP_DIR"
 
 

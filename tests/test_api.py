@@ -17,7 +17,7 @@ from minicomp.options import Options
 
 VALID_KEYS = ["target", "dump_dir", "fusion", "memory_planning", "fallback"]
 BAD_VALUES = [
-    ({"target": "cuda"}, ["auto", "numpy", "triton"]),
+    ({"target": "cuda"}, ["auto", "numpy", "cpp", "triton"]),
     ({"fusion": "yes"}, ["True", "False"]),
     ({"memory_planning": 1}, ["True", "False"]),
     ({"fallback": None}, ["True", "False"]),
@@ -187,7 +187,8 @@ def test_reports_have_the_promised_fields_and_reset_clears_them():
     assert [r.kind for r in reports] == ["forward", "backward"]
     assert reports[1].graph_id == reports[0].graph_id + 1  # ids go on across reset(): see test_dumps.py
     for report in reports:
-        assert report.target == "numpy"
+        assert report.target == "cpp"  # auto on the CPU, where make setup installs a C++ compiler
+        assert {"codegen", "cpp_compiler"} <= set(report.pass_seconds)
         for field in ("num_kernels", "num_extern", "bytes_moved", "naive_bytes_moved", "peak_bytes",
                       "naive_peak_bytes"):
             assert isinstance(getattr(report, field), int) and getattr(report, field) >= 0, field
@@ -218,7 +219,9 @@ def check_dump_folder(folder: str, report) -> None:
     files = set(os.listdir(folder))
     for name in ("aten_fx.txt", "program.py", "report.json"):
         assert name in files, f"{name} missing from {sorted(files)}"
-    stages = ["lowered"] + [name for name in report.pass_seconds if name != "codegen"]
+    if report.target == "cpp":
+        assert "program.cpp" in files, f"the C++ translation unit missing from {sorted(files)}"
+    stages = ["lowered"] + [name for name in report.pass_seconds if name not in ("codegen", "cpp_compiler")]
     for stage in stages:
         matches = [f for f in files if re.fullmatch(rf"\d+_{stage}\.txt", f)]
         assert len(matches) == 1, f"no single IR dump for {stage}: {sorted(files)}"

@@ -23,7 +23,7 @@ def test_demo_matches_eager_and_prints_each_graph(capsys):
     assert [report.kind for report in reports] == ["forward", "backward"]
     for report in reports:
         counts = " -> ".join(f"{stage} {count}" for stage, count in report.pass_node_counts.items())
-        assert f"graph {report.graph_id} ({report.kind}, target numpy)" in printed
+        assert f"graph {report.graph_id} ({report.kind}, target cpp)" in printed
         assert f"nodes after each pass: {counts}" in printed
         assert f"kernels: {report.num_kernels}   extern calls: {report.num_extern} " in printed
     assert list(reports[0].pass_node_counts)[0] == "lowered"

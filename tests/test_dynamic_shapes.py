@@ -11,7 +11,7 @@ from torch import nn
 import minicomp
 from helpers import assert_same, fallback_ops
 
-TARGETS = ["numpy", "triton"]
+TARGETS = ["numpy", "cpp", "triton"]
 
 
 def batch_view(x, t):

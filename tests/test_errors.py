@@ -93,7 +93,8 @@ def test_a_code_generation_bug_is_an_internal_error_naming_graph_dump_folder_and
 
     break_exp_code(monkeypatch, numpy_backend, " +")
     with pytest.raises(minicomp.InternalCompilerError) as info:
-        torch.compile(exp_twice, backend="minicomp", options={"dump_dir": str(tmp_path)})(torch.randn(3))
+        torch.compile(exp_twice, backend="minicomp", options={"target": "numpy", "dump_dir": str(tmp_path)})(
+            torch.randn(3))
     (report,) = minicomp.reports()
     message = str(info.value)
     assert "minicomp bug" in message and report.graph_name in message and report.dump_dir in message
@@ -112,15 +113,15 @@ def test_an_internal_error_without_dump_dir_says_how_to_keep_the_program(monkeyp
 
     break_exp_code(monkeypatch, numpy_backend, " +")
     with pytest.raises(minicomp.InternalCompilerError, match=r"Set options=\{'dump_dir'"):
-        torch.compile(exp_twice, backend="minicomp")(torch.randn(3))
+        torch.compile(exp_twice, backend="minicomp", options={"target": "numpy"})(torch.randn(3))
 
 
 def test_a_triton_code_generation_bug_is_an_internal_error_and_keeps_the_program(tmp_path, monkeypatch):
     pytest.importorskip("triton")
-    from minicomp.backends import triton_backend
+    from minicomp.backends import host_program
 
-    original = triton_backend._launch_line
-    monkeypatch.setattr(triton_backend, "_launch_line", lambda *args: original(*args) + " +")
+    original = host_program._launch_line
+    monkeypatch.setattr(host_program, "_launch_line", lambda *args: original(*args) + " +")
     with pytest.raises(minicomp.InternalCompilerError) as info:
         torch.compile(exp_twice, backend="minicomp", options={"target": "triton", "dump_dir": str(tmp_path)})(
             torch.randn(3))
@@ -143,7 +144,7 @@ def test_a_run_time_error_in_generated_code_points_at_the_dumped_program(tmp_pat
     from minicomp.backends import numpy_backend
 
     break_exp_code(monkeypatch, numpy_backend, " + undefined_name")
-    compiled = torch.compile(exp_twice, backend="minicomp", options={"dump_dir": str(tmp_path)})
+    compiled = torch.compile(exp_twice, backend="minicomp", options={"target": "numpy", "dump_dir": str(tmp_path)})
     with pytest.raises(NameError) as info:
         compiled(torch.randn(3))
     (report,) = minicomp.reports()
@@ -157,6 +158,6 @@ def test_without_dump_dir_tracebacks_still_show_the_generated_line(monkeypatch):
 
     break_exp_code(monkeypatch, numpy_backend, " + undefined_name")
     with pytest.raises(NameError) as info:
-        torch.compile(exp_twice, backend="minicomp")(torch.randn(3))
+        torch.compile(exp_twice, backend="minicomp", options={"target": "numpy"})(torch.randn(3))
     assert any(line.startswith("t0 = np.exp(") and line.endswith("+ undefined_name")
                for _, line in frames(info.value)), frames(info.value)

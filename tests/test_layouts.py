@@ -11,7 +11,7 @@ from torch import nn
 import minicomp
 from helpers import assert_same
 
-TARGETS = ["numpy", "triton"]
+TARGETS = ["numpy", "cpp", "triton"]
 
 
 def channels_last(*shape: int, seed: int = 0) -> torch.Tensor:

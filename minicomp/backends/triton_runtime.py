@@ -1,10 +1,9 @@
-"""What generated Triton programs need at run time: each graph's own data, launching with tuned block
+"""What generated Triton programs need at run time: launching with tuned block
 sizes, arena slots, fallbacks through torch, and scatters (atomic adds in Triton). The disk cache of
 programs and block sizes is triton_cache.py."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 from typing import Any, Optional
@@ -18,24 +17,6 @@ from minicomp.backends.checks import SLOTS_PER_CHECK, check_range, raise_failed
 from minicomp.errors import BackendUnavailableError
 from minicomp.backends.host_code import torch_op
 from minicomp.ir import Value
-
-
-@dataclasses.dataclass
-class GraphData:
-    """What one compiled graph's host program reads besides its arguments. Two graphs with the same
-    generated source share one module, so their launchers, fallback arguments and constants live here."""
-
-    kernels: list
-    fallbacks: list
-    constants: list
-    on_device: dict = dataclasses.field(default_factory=dict)
-
-    def constant(self, index: int, device: torch.device) -> torch.Tensor:
-        """Graph constant `index` on `device`, copied there once."""
-        key = (index, str(device))
-        if key not in self.on_device:
-            self.on_device[key] = self.constants[index].to(device)
-        return self.on_device[key]
 
 
 def interpreting() -> bool:
@@ -52,15 +33,6 @@ def require_triton() -> None:
         raise BackendUnavailableError("target='triton' needs a CUDA GPU, or TRITON_INTERPRET=1 to run Triton's "
                                       "interpreter on CPU (slow; meant for tests); on CPU use target='numpy' "
                                       "or 'auto'")
-
-
-def slot(arena: torch.Tensor, offset: int, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
-    """A tensor view of `shape` and `dtype` at byte `offset` of the arena."""
-    count = 1
-    for extent in shape:
-        count *= extent
-    nbytes = count * torch.empty((), dtype=dtype).element_size()
-    return arena[offset:offset + nbytes].view(dtype).view(shape)
 
 
 LOOP_RBLOCK = 1024  # the chunk of a looped reduction when interpreting (tests make it smaller to loop more)

@@ -32,9 +32,18 @@ def triton_backend(graph: Graph) -> Callable[[list], list]:
     return lambda inputs: [result.cpu() for result in run([x.to(device) for x in inputs])]
 
 
+def cpp_backend(graph: Graph) -> Callable[[list], list]:
+    """The graph's kernels as C++ loops, compiled by the system compiler (tests need one: make setup
+    installs g++)."""
+    from minicomp.backends.cpp_backend import compile_cpp
+
+    return compile_cpp(graph)[1]
+
+
 # name -> function(graph) -> runner(list of CPU tensors) -> list of CPU tensors. Every backend is always
 # listed, so that no parametrization disappears at collection when an optional package is missing.
-BACKENDS: dict[str, Callable[[Graph], Callable[[list], list]]] = {"numpy": numpy_backend, "triton": triton_backend}
+BACKENDS: dict[str, Callable[[Graph], Callable[[list], list]]] = {"numpy": numpy_backend, "cpp": cpp_backend,
+                                                                      "triton": triton_backend}
 
 
 def build_graph(op: Op, inputs: Sequence[torch.Tensor], attrs: dict) -> Graph:

@@ -171,7 +171,7 @@ def test_integer_division_rounding_toward_zero(dtype):
 
 
 INTEGERS = pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8], ids=str)
-BOTH_BACKENDS = pytest.mark.parametrize("target", ["numpy", "triton"])
+BOTH_BACKENDS = pytest.mark.parametrize("target", ["numpy", "cpp", "triton"])
 
 
 def check_on(target: str, function, *inputs) -> None:

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 import minicomp
 from helpers import assert_compiled, assert_same, compile_and_compare, fallback_ops, random_tensor as make
 
-BOTH_BACKENDS = pytest.mark.parametrize("target", ["numpy", "triton"])
+BOTH_BACKENDS = pytest.mark.parametrize("target", ["numpy", "cpp", "triton"])
 
 
 def compiled(function, target: str):

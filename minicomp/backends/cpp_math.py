@@ -1,0 +1,203 @@
+"""The C++ spelling of each pointwise primitive: element types, operators, literals, and the helpers the
+generated translation unit starts with (bfloat16 and float16 conversions that round to nearest even,
+torch's integer floor division and remainder, NaN-propagating maximum and minimum).
+
+float16/bfloat16 values are computed in float and rounded back after every op, as eager does; the
+code is compiled without -ffast-math, so NaN, infinities and signed zeros behave as in eager.
+"""
+
+from __future__ import annotations
+
+import math
+
+from minicomp.backends.triton_pointwise import EXACT_IN_LOW_PRECISION
+from minicomp.ir import DType, Node, Op
+from minicomp.ir.ops import UNARY
+
+STORAGE_TYPE = {
+    DType.BOOL: "bool", DType.UINT8: "uint8_t", DType.INT8: "int8_t", DType.INT16: "int16_t",
+    DType.INT32: "int32_t", DType.INT64: "int64_t", DType.FLOAT16: "_Float16", DType.BFLOAT16: "uint16_t",
+    DType.FLOAT32: "float", DType.FLOAT64: "double",
+}
+
+PRELUDE = r"""#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace mc {
+// bfloat16 is the upper half of a float: widening is exact, narrowing rounds to nearest even (NaN stays NaN)
+static inline float from_bf16(uint16_t bits) { uint32_t u = (uint32_t)bits << 16; float f; std::memcpy(&f, &u, 4); return f; }
+static inline uint16_t to_bf16(float f) {
+  uint32_t u; std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+static inline float round_bf16(float f) { return from_bf16(to_bf16(f)); }
+static inline float round_f16(float f) { return (float)(_Float16)f; }
+template <class T> static inline T maximum(T a, T b) { return a != a ? a : (b != b ? b : (a > b ? a : b)); }
+template <class T> static inline T minimum(T a, T b) { return a != a ? a : (b != b ? b : (a < b ? a : b)); }
+template <class T> static inline T sign(T a) { return (T)((a > 0) - (a < 0)); }
+// integer division as torch: the floor, a zero divisor gives 0 here (the kernel's check raises), and
+// the most negative value divided by -1 wraps instead of trapping
+template <class T> static inline T floordiv_int(T a, T b) {
+  if (b == 0) return 0;
+  if (b == -1) return (T)(0 - (uint64_t)a);
+  T q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? (T)(q - 1) : q;
+}
+template <class T> static inline T remainder_int(T a, T b) {
+  if (b == 0 || b == -1) return 0;
+  T r = a % b;
+  return (r != 0 && ((r < 0) != (b < 0))) ? (T)(r + b) : r;
+}
+template <class T> static inline T fmod_int(T a, T b) { return (b == 0 || b == -1) ? (T)0 : (T)(a % b); }
+template <class T> static inline T floordiv_float(T a, T b) {
+  if (b == 0) return a / b;
+  T mod = std::fmod(a, b);
+  T div = (a - mod) / b;
+  if (mod != 0 && ((b < 0) != (mod < 0))) div -= 1;
+  if (div == 0) return std::copysign((T)0, a / b);
+  T floor_div = std::floor(div);
+  if (div - floor_div > (T)0.5) floor_div += 1;
+  return floor_div;
+}
+template <class T> static inline T remainder_float(T a, T b) {
+  T mod = std::fmod(a, b);
+  return (mod != 0 && ((b < 0) != (mod < 0))) ? mod + b : mod;
+}
+template <class T> static inline T power_int(T base, T exponent) {
+  if (exponent < 0) return base == 1 ? 1 : (base == -1 ? ((exponent & 1) ? -1 : 1) : 0);
+  T result = 1;
+  while (exponent) { if (exponent & 1) result = (T)(result * base); base = (T)(base * base); exponent >>= 1; }
+  return result;
+}
+}  // namespace mc
+"""
+
+UNARY_CODE = {
+    Op.NEG: "(-{0})", Op.ABS: "std::abs({0})", Op.EXP: "std::exp({0})", Op.LOG: "std::log({0})",
+    Op.LOG1P: "std::log1p({0})", Op.EXPM1: "std::expm1({0})", Op.SQRT: "std::sqrt({0})",
+    Op.RSQRT: "(({t})1 / std::sqrt({0}))", Op.RECIPROCAL: "(({t})1 / {0})", Op.SIN: "std::sin({0})",
+    Op.COS: "std::cos({0})", Op.TAN: "std::tan({0})", Op.TANH: "std::tanh({0})", Op.ATAN: "std::atan({0})",
+    Op.ERF: "std::erf({0})", Op.FLOOR: "std::floor({0})", Op.CEIL: "std::ceil({0})",
+    Op.TRUNC: "std::trunc({0})", Op.ROUND: "std::nearbyint({0})", Op.SIGN: "mc::sign({0})",
+    Op.LOGICAL_NOT: "({0} == 0)", Op.BITWISE_NOT: "(~{0})",
+}
+BINARY_CODE = {
+    Op.ADD: "({0} + {1})", Op.SUB: "({0} - {1})", Op.MUL: "({0} * {1})", Op.DIV: "({0} / {1})",
+    Op.MAXIMUM: "mc::maximum({0}, {1})", Op.MINIMUM: "mc::minimum({0}, {1})", Op.ATAN2: "std::atan2({0}, {1})",
+    Op.BITWISE_AND: "({0} & {1})", Op.BITWISE_OR: "({0} | {1})", Op.BITWISE_XOR: "({0} ^ {1})",
+    Op.EQ: "({0} == {1})", Op.NE: "({0} != {1})", Op.LT: "({0} < {1})", Op.LE: "({0} <= {1})",
+    Op.GT: "({0} > {1})", Op.GE: "({0} >= {1})",
+}
+BOOL_CODE = {
+    Op.ADD: "({0} | {1})", Op.MUL: "({0} & {1})", Op.MAXIMUM: "({0} | {1})", Op.MINIMUM: "({0} & {1})",
+    Op.BITWISE_NOT: "(!{0})", Op.ABS: "{0}", Op.NEG: "{0}",
+}
+INTEGER_CODE = {
+    Op.FLOORDIV: "mc::floordiv_int({0}, {1})", Op.REMAINDER: "mc::remainder_int({0}, {1})",
+    Op.FMOD: "mc::fmod_int({0}, {1})", Op.POW: "mc::power_int({0}, {1})",
+    Op.ABS: "({0} < 0 ? -{0} : {0})",
+}
+FLOAT_CODE = {
+    Op.FLOORDIV: "mc::floordiv_float({0}, {1})", Op.REMAINDER: "mc::remainder_float({0}, {1})",
+    Op.FMOD: "std::fmod({0}, {1})", Op.POW: "std::pow({0}, {1})",
+}
+
+
+def compute_type(dtype: DType) -> str:
+    """Registers hold float16/bfloat16 as float."""
+    return "float" if dtype.is_low_precision else STORAGE_TYPE[dtype]
+
+
+def load_code(dtype: DType, element: str) -> str:
+    """A stored element as its compute type."""
+    if dtype is DType.BFLOAT16:
+        return f"mc::from_bf16({element})"
+    if dtype is DType.FLOAT16:
+        return f"(float){element}"
+    return element
+
+
+def store_code(dtype: DType, value: str) -> str:
+    """A compute-type value as its stored type (float16/bfloat16 values are already rounded)."""
+    if dtype is DType.BFLOAT16:
+        return f"mc::to_bf16({value})"
+    return f"({STORAGE_TYPE[dtype]})({value})"
+
+
+def round_to(dtype: DType, code: str) -> str:
+    """float `code` rounded to float16 or bfloat16, held in float."""
+    return f"mc::round_bf16({code})" if dtype is DType.BFLOAT16 else f"mc::round_f16({code})"
+
+
+def rounded(node: Node, code: str) -> str:
+    """`code` rounded to the float16/bfloat16 type of `node`'s result, as eager rounds after every op."""
+    dtype = node.output.dtype
+    if not dtype.is_low_precision or node.op in EXACT_IN_LOW_PRECISION:
+        return code
+    return round_to(dtype, code)
+
+
+def pointwise_code(node: Node, args: list[str]) -> str:
+    """The C++ expression of a pointwise node (or cast or where) on its operands' variables."""
+    op = node.op
+    dtype = node.inputs[0].dtype if node.inputs else node.output.dtype
+    if op is Op.CAST:
+        return cast_code(dtype, node.attrs["dtype"], args[0])
+    if op is Op.WHERE:
+        return f"({args[0]} ? {args[1]} : {args[2]})"
+    if op in UNARY:
+        if op in (Op.FLOOR, Op.CEIL, Op.TRUNC, Op.ROUND, Op.SIGN) and not dtype.is_float:
+            return args[0] if dtype is DType.BOOL or op is not Op.SIGN else UNARY_CODE[op].format(*args)
+        if op is Op.LOGICAL_NOT:
+            return f"(!{args[0]})" if dtype is DType.BOOL else UNARY_CODE[op].format(*args)
+    if dtype is DType.BOOL and op in BOOL_CODE:
+        return BOOL_CODE[op].format(*args)
+    special = (FLOAT_CODE if dtype.is_float else INTEGER_CODE).get(op)
+    if special is not None:
+        return special.format(*args)
+    table = UNARY_CODE if op in UNARY else BINARY_CODE
+    return table[op].format(*args, t=compute_type(dtype))
+
+
+def cast_code(source: DType, target: DType, value: str) -> str:
+    """torch's conversion of `value` from `source` to `target` (through int64 from a float to a narrow
+    integer, as c10 converts; through float to float16/bfloat16)."""
+    if target is DType.BOOL:
+        return f"({value} != 0)"
+    if target.is_low_precision:
+        return round_to(target, f"(float)({value})")
+    if source.is_float and target in (DType.UINT8, DType.INT8, DType.INT16):
+        return f"({STORAGE_TYPE[target]})(int64_t)({value})"
+    return f"({STORAGE_TYPE[target]})({value})"
+
+
+def literal(value, dtype: DType) -> str:
+    """A Python number as a C++ value of `dtype`'s compute type."""
+    ctype = compute_type(dtype)
+    if dtype is DType.BOOL:
+        return "true" if value else "false"
+    if dtype.is_float:
+        value = float(value)
+        if math.isnan(value):
+            return f"({ctype})NAN"
+        if math.isinf(value):
+            return f"({ctype})({'-' if value < 0 else ''}INFINITY)"
+        return f"({ctype}){value!r}"
+    return f"({ctype})INT64_C({int(value)})"
+
+
+def extreme(dtype: DType, lowest: bool) -> str:
+    """The identity of max (lowest=True) or min over `dtype`, in its compute type."""
+    if dtype.is_float:
+        return literal(float("-inf") if lowest else float("inf"), dtype)
+    if dtype is DType.BOOL:
+        return "false" if lowest else "true"
+    if dtype is DType.UINT8:
+        return "(uint8_t)0" if lowest else "(uint8_t)255"
+    bits = dtype.itemsize * 8
+    if bits == 64:
+        return "INT64_MIN" if lowest else "INT64_MAX"
+    return literal(-(2 ** (bits - 1)) if lowest else 2 ** (bits - 1) - 1, dtype)
