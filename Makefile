@@ -1,6 +1,6 @@
 # minicomp: `make demo` and `make test` are all a newcomer needs (each runs `make setup` first).
 #
-#   make setup   .venv with torch 2.13.0 (CPU), minicomp (editable) and its dev/triton extras; graphviz if we can
+#   make setup   .venv with torch 2.13.0 (CPU), minicomp (editable) and its dev/triton extras; graphviz and g++ if we can
 #   make demo    compile a transformer block with minicomp and check it against eager PyTorch
 #   make test    the test suite, on 2 workers
 #   make bench   every script in benchmarks/ except _*.py helpers (never part of the tests)
@@ -25,6 +25,7 @@ $(STAMP): pyproject.toml
 	@echo "installing minicomp (editable) with its dev and triton extras"
 	$(BIN)/python -m pip install --quiet -e '.[dev,triton]'
 	@$(MAKE) --no-print-directory graphviz
+	@$(MAKE) --no-print-directory cxx
 	@touch $(STAMP)
 
 # A virtual environment with pip; on a fresh Debian `python3 -m venv` needs the python3-venv package.
@@ -55,6 +56,19 @@ graphviz:
 	    || echo "graphviz could not be installed: dumps will be .dot text, SVG skipped"; \
 	else \
 	  echo "graphviz's dot is not installed (needs root and apt-get): dumps will be .dot text, SVG skipped"; \
+	fi
+
+# target="cpp" (the default on CPU) compiles kernels with the system's C++ compiler: g++ unless one is there.
+.PHONY: cxx
+cxx:
+	@if command -v c++ >/dev/null || command -v g++ >/dev/null || command -v clang++ >/dev/null; then \
+	  true; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing g++ (the C++ backend's compiler)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null) \
+	    || echo "g++ could not be installed: target='auto' will use the numpy backend"; \
+	else \
+	  echo "no C++ compiler (needs root and apt-get to install g++): target='auto' will use the numpy backend"; \
 	fi
 
 demo: setup

@@ -3,7 +3,9 @@ shared library, cache it on disk, load it with ctypes.
 
 The compiler is `$CXX`, else the first of c++, g++, clang++ that compiles a probe; flags are
 `-O3 -march=native -fopenmp` where the compiler takes them (without OpenMP the kernels run serial),
-never -ffast-math. `-fwrapv` makes integer overflow wrap, as torch's does; `-ffp-contract=off` keeps
+never -ffast-math. `-fwrapv` makes integer overflow wrap, as torch's does; -fno-math-errno and
+-fno-trapping-math let floor and sqrt vectorize (no value changes: errno and FP exception flags are
+not read by anyone); `-ffp-contract=off` keeps
 a multiply and an add two roundings, as eager has them (so fused and unfused kernels agree bit for bit).
 
 Libraries live under MINICOMP_CACHE_DIR (default ~/.cache/minicomp)/cpp, named by a hash of the
@@ -29,7 +31,8 @@ from minicomp.errors import BackendUnavailableError
 
 PROBE = "#include <cmath>\n#include <omp.h>\nextern \"C\" int probe(void) { return omp_get_max_threads(); }\n"
 PROBE_SERIAL = "#include <cmath>\nextern \"C\" int probe(void) { _Float16 h = (_Float16)1.5f; return (int)h; }\n"
-BASE_FLAGS = ["-std=c++17", "-O3", "-shared", "-fPIC", "-fwrapv", "-fno-math-errno", "-ffp-contract=off"]
+BASE_FLAGS = ["-std=c++17", "-O3", "-shared", "-fPIC", "-fwrapv", "-fno-math-errno", "-fno-trapping-math",
+              "-ffp-contract=off"]
 _LOADED: dict[str, ctypes.CDLL] = {}
 STATS = {"compiles": 0, "seconds": 0.0}  # C++ compiler runs in this process (the report's share of them)
 

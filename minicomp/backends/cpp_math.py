@@ -26,15 +26,79 @@ PRELUDE = r"""#include <cmath>
 
 namespace mc {
 // bfloat16 is the upper half of a float: widening is exact, narrowing rounds to nearest even (NaN stays NaN)
-static inline float from_bf16(uint16_t bits) { uint32_t u = (uint32_t)bits << 16; float f; std::memcpy(&f, &u, 4); return f; }
+static inline float from_bf16(uint16_t bits) { return __builtin_bit_cast(float, (uint32_t)bits << 16); }
 static inline uint16_t to_bf16(float f) {
-  uint32_t u; std::memcpy(&u, &f, 4);
+  uint32_t u = __builtin_bit_cast(uint32_t, f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
   u += 0x7fffu + ((u >> 16) & 1u);
   return (uint16_t)(u >> 16);
 }
 static inline float round_bf16(float f) { return from_bf16(to_bf16(f)); }
 static inline float round_f16(float f) { return (float)(_Float16)f; }
+static inline float bits_to_float(uint32_t u) { return __builtin_bit_cast(float, u); }
+static inline uint32_t float_to_bits(float f) { return __builtin_bit_cast(uint32_t, f); }
+// exp, tanh and log of a float: Cephes' polynomials, branch-free so that loops over them vectorize
+// (glibc's expf is one call per element); each within 1.3 ulp of the exact result (tests check it).
+// MC_FMA is one rounding where the machine has fused multiply-add, two otherwise: only these
+// polynomials use it, the program's own multiplies and adds are never fused (-ffp-contract=off).
+#ifdef __FMA__
+#define MC_FMA(a, b, c) __builtin_fmaf(a, b, c)
+#else
+#define MC_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+static inline float exp_float(float x) {
+  float clamped = x < -104.0f ? -104.0f : (x > 89.0f ? 89.0f : x);
+  float n = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // rounded to nearest: 1.5 * 2^23 pushes the fraction out
+  float r = MC_FMA(n, -0.693359375f, clamped);
+  r = MC_FMA(n, 2.12194440e-4f, r);
+  float z = r * r;
+  float p = MC_FMA(1.9875691500e-4f, r, 1.3981999507e-3f);
+  p = MC_FMA(p, r, 8.3334519073e-3f);
+  p = MC_FMA(p, r, 4.1665795894e-2f);
+  p = MC_FMA(p, r, 1.6666665459e-1f);
+  p = MC_FMA(p, r, 5.0000001201e-1f);
+  float y = MC_FMA(p, z, r) + 1.0f;
+  int32_t k = (int32_t)n;
+  int32_t half = k >> 1;  // two factors 2^half * 2^(k - half), so a subnormal result is still reached
+  float scale1 = bits_to_float((uint32_t)(half + 127) << 23);
+  float scale2 = bits_to_float((uint32_t)(k - half + 127) << 23);
+  float result = y * scale1 * scale2;
+  result = x > 88.72283905206835f ? INFINITY : result;
+  result = x < -103.972077083991796f ? 0.0f : result;
+  return x != x ? x : result;
+}
+static inline float tanh_float(float x) {
+  float a = std::fabs(x);
+  float z = x * x;
+  float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z
+                 - 3.33332819422e-1f) * z * x + x;
+  float e = exp_float(2.0f * a);
+  float large = std::copysign(1.0f - 2.0f / (e + 1.0f), x);
+  return a < 0.625f ? small : (x != x ? x : large);
+}
+static inline float log_float(float x) {
+  uint32_t u = float_to_bits(x);
+  bool subnormal = x < 1.17549435e-38f;
+  float scaled = subnormal ? x * 8388608.0f : x;  // 2^23 lifts a subnormal into the normal range
+  u = float_to_bits(scaled);
+  int32_t e = (int32_t)((u >> 23) & 0xff) - 126 - (subnormal ? 23 : 0);
+  float m = bits_to_float((u & 0x807fffffu) | 0x3f000000u);  // in [0.5, 1)
+  bool below = m < 0.707106781186547524f;
+  float fe = (float)(below ? e - 1 : e);
+  float r = below ? m + m - 1.0f : m - 1.0f;
+  float z = r * r;
+  float y = ((((((((7.0376836292e-2f * r - 1.1514610310e-1f) * r + 1.1676998740e-1f) * r - 1.2420140846e-1f) * r
+                 + 1.4249322787e-1f) * r - 1.6668057665e-1f) * r + 2.0000714765e-1f) * r - 2.4999993993e-1f) * r
+            + 3.3333331174e-1f) * r * z;
+  y = y + -2.12194440e-4f * fe;
+  y = y + -0.5f * z;
+  float result = r + y + 0.693359375f * fe;
+  result = x == INFINITY ? x : result;
+  result = x == 0.0f ? -INFINITY : result;
+  result = x < 0.0f ? NAN : result;
+  return x != x ? x : result;
+}
+
 template <class T> static inline T maximum(T a, T b) { return a != a ? a : (b != b ? b : (a > b ? a : b)); }
 template <class T> static inline T minimum(T a, T b) { return a != a ? a : (b != b ? b : (a < b ? a : b)); }
 template <class T> static inline T sign(T a) { return (T)((a > 0) - (a < 0)); }
@@ -100,6 +164,8 @@ INTEGER_CODE = {
     Op.FMOD: "mc::fmod_int({0}, {1})", Op.POW: "mc::power_int({0}, {1})",
     Op.ABS: "({0} < 0 ? -{0} : {0})",
 }
+# float (float32, and float16/bfloat16 computed in float): the prelude's vectorizable versions
+SINGLE_CODE = {Op.EXP: "mc::exp_float({0})", Op.TANH: "mc::tanh_float({0})", Op.LOG: "mc::log_float({0})"}
 FLOAT_CODE = {
     Op.FLOORDIV: "mc::floordiv_float({0}, {1})", Op.REMAINDER: "mc::remainder_float({0}, {1})",
     Op.FMOD: "std::fmod({0}, {1})", Op.POW: "std::pow({0}, {1})",
@@ -155,6 +221,8 @@ def pointwise_code(node: Node, args: list[str]) -> str:
             return f"(!{args[0]})" if dtype is DType.BOOL else UNARY_CODE[op].format(*args)
     if dtype is DType.BOOL and op in BOOL_CODE:
         return BOOL_CODE[op].format(*args)
+    if dtype.is_float and dtype is not DType.FLOAT64 and op in SINGLE_CODE:
+        return SINGLE_CODE[op].format(*args)
     special = (FLOAT_CODE if dtype.is_float else INTEGER_CODE).get(op)
     if special is not None:
         return special.format(*args)
