@@ -87,10 +87,7 @@ def _convert(value, source, target):
     if target.name == "BOOL":
         return bool(value)
     if target.is_integer:
-        bits = 8 * target.itemsize
-        signed = target.name != "UINT8"
-        wrapped = int(value) % (1 << bits)  # integer casts wrap around, like C and torch
-        return wrapped - (1 << bits) if signed and wrapped >= 1 << (bits - 1) else wrapped
+        return target.wrap(value)  # integer casts wrap around, like C and torch
     if not source.is_float:  # an integer or bool: exact as a Python float below 2**53
         return float(value) if abs(value) < 2 ** 53 else None
     value = float(value)

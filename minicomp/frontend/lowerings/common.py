@@ -124,10 +124,7 @@ class Context:
         elif dtype is DType.BOOL:
             value = bool(value)
         elif dtype.is_integer:  # wrapped into the type, as C casts and torch does (uint8 == -1 is == 255)
-            bits = dtype.itemsize * 8
-            value = int(value) & ((1 << bits) - 1)
-            if dtype is not DType.UINT8 and value >= 1 << (bits - 1):
-                value -= 1 << bits
+            value = dtype.wrap(value)
         else:
             value = float(value)
         return self.add(Op.FULL, value=value, dtype=dtype, shape=tuple(sym(s) for s in shape))

@@ -13,7 +13,6 @@ import dataclasses
 import math
 
 import sympy
-import torch
 from torch import ops
 
 from minicomp.frontend.lowerings.common import Context, Unsupported, normalize_axis, register
@@ -328,10 +327,7 @@ def _identity(reduce: str, dtype: DType):
         return 1
     if reduce not in ("amax", "amin"):
         raise Unsupported(f"scatter_reduce with reduce={reduce!r}")
-    if dtype.is_float:
-        return -math.inf if reduce == "amax" else math.inf
-    limits = torch.iinfo(getattr(torch, dtype.full_name))
-    return limits.min if reduce == "amax" else limits.max
+    return dtype.lowest if reduce == "amax" else dtype.highest
 
 
 def _counts(ctx: Context, shape: tuple, index: Value, axis: int, include_self: bool) -> Value:
