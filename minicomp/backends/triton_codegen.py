@@ -22,6 +22,7 @@ from minicomp.ir import DType, Kernel, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, REDUCTION, UNARY, VIEW
 from minicomp.passes.fusion_rules import may_divide_by_zero
 from minicomp.ir.printer import format_node
+from minicomp.ir.shapes import sizes_equal
 from minicomp.backends.triton_pointwise import (TRITON_TYPE, compute_type, extreme_literal, literal,
                                                 pointwise_code, rounded)
 from minicomp.passes.fusion_rules import signature_of
@@ -249,7 +250,7 @@ class KernelWriter:
 
     def position(self, value: Value) -> tuple[str, str]:
         """(index, mask) of a value at the kernel's own position: full-size element or row."""
-        if self.signature is None or _equal(value.numel, self.full_size):
+        if self.signature is None or sizes_equal(value.numel, self.full_size):
             return "lindex", "lmask"
         return "xindex", "xmask"
 
@@ -349,10 +350,6 @@ class KernelWriter:
         lines += self.lines + lindex
         self.lines = []
         return lines
-
-
-def _equal(a, b) -> bool:
-    return sympy.simplify(sympy.sympify(a) - sympy.sympify(b)) == 0
 
 
 def needs_loop(reduced) -> bool:

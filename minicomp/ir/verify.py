@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sympy
-
 from minicomp.ir.graph import Graph, Kernel, Node, Value
 from minicomp.ir.ops import Op, ShapeError, infer
+from minicomp.ir.shapes import shapes_equal
 
 
 class VerificationError(AssertionError):
@@ -55,8 +54,7 @@ def _check_types(node: Node) -> None:
     except ShapeError as error:
         raise VerificationError(f"{_describe(node)}: {error}") from error
     out = node.output
-    same = len(shape) == len(out.shape) and all(sympy.simplify(a - b) == 0 for a, b in zip(shape, out.shape))
-    if dtype != out.dtype or not same:
+    if dtype != out.dtype or not shapes_equal(shape, out.shape):
         raise VerificationError(f"{_describe(node)}: output typed {out.dtype!r}{list(out.shape)}, "
                                 f"rule gives {dtype!r}{list(shape)}")
 

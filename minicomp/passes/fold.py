@@ -10,6 +10,7 @@ import sympy
 
 from minicomp.ir.graph import Graph, Node, Value
 from minicomp.ir.ops import REDUCTION, Op
+from minicomp.ir.shapes import shapes_equal
 from minicomp.passes.rewrite import rebuild
 
 # op -> (constant that leaves the other operand unchanged, which operand may be that constant)
@@ -75,8 +76,7 @@ def _is_neutral(op: Op, value, dtype) -> bool:
 
 
 def _same_type(a: Value, b: Value) -> bool:
-    return a.dtype == b.dtype and len(a.shape) == len(b.shape) and all(
-        sympy.simplify(x - y) == 0 for x, y in zip(a.shape, b.shape))
+    return a.dtype == b.dtype and shapes_equal(a.shape, b.shape)
 
 
 def _convert(value, source, target):

@@ -15,6 +15,7 @@ from typing import Optional, Union
 
 from minicomp.ir.graph import Graph, Node, Value, size_symbols
 from minicomp.ir.ops import REDUCTION
+from minicomp.ir.shapes import sizes_equal
 from minicomp.passes import fusion_rules as rules
 from minicomp.passes.kernels import build_kernels
 
@@ -142,15 +143,15 @@ class Fuser:
         if signature is not None:
             return signature.outer * signature.reduced
         sizes = [n.output.numel for n in nodes if self.is_sink(n, members)]
-        if any(not rules.equal(s, sizes[0]) for s in sizes[1:]):
+        if any(not sizes_equal(s, sizes[0]) for s in sizes[1:]):
             return "its outputs have different sizes"
         return sizes[0] if sizes else nodes[-1].output.numel
 
     @staticmethod
     def size_class(value: Value, domain, signature) -> str:
-        if rules.equal(value.numel, domain):
+        if sizes_equal(value.numel, domain):
             return "full"
-        if signature is not None and rules.equal(value.numel, signature.outer):
+        if signature is not None and sizes_equal(value.numel, signature.outer):
             return "row"
         return "other"
 

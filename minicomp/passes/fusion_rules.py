@@ -23,6 +23,7 @@ import sympy
 
 from minicomp.ir.graph import Node, Value
 from minicomp.ir.ops import EXTERN, GENERATED, INTEGER_DIVISION, POINTWISE, REDUCTION, VIEW, Op
+from minicomp.ir.shapes import shapes_equal, sizes_equal
 
 # Ops whose inputs are read at positions other than the output's own (so through an index map).
 INDEXED_READS = frozenset({Op.CAT, Op.PAD, Op.GATHER})
@@ -51,14 +52,6 @@ def is_fusible(node: Node) -> bool:
     return node.op in POINTWISE or node.op in REDUCTION or node.op in INDEXED_READS
 
 
-def numel(value: Value) -> sympy.Expr:
-    return value.numel
-
-
-def equal(a, b) -> bool:
-    return sympy.simplify(sympy.sympify(a) - sympy.sympify(b)) == 0
-
-
 @dataclasses.dataclass(frozen=True)
 class Signature:
     """The reduction domain of a kernel: the reductions' input shape and reduced axes."""
@@ -75,8 +68,7 @@ class Signature:
         return sympy.Mul(*[self.shape[i] for i in self.axes])
 
     def matches(self, other: "Signature") -> bool:
-        return self.axes == other.axes and len(self.shape) == len(other.shape) and all(
-            equal(a, b) for a, b in zip(self.shape, other.shape))
+        return self.axes == other.axes and shapes_equal(self.shape, other.shape)
 
 
 def signature_of(node: Node) -> Optional[Signature]:
@@ -104,11 +96,11 @@ def is_row_broadcast(chain: list[Node], signature: Signature) -> bool:
         return False
     expand = expands[0]
     before, after = expand.inputs[0].shape, expand.output.shape
-    if len(after) != len(signature.shape) or not all(equal(a, b) for a, b in zip(after, signature.shape)):
+    if not shapes_equal(after, signature.shape):
         return False
-    grown = {i for i, (b, a) in enumerate(zip(before, after)) if not equal(a, b)}
-    wanted = {i for i in signature.axes if not equal(signature.shape[i], 1)}
-    kept_ones = all(equal(before[i], 1) for i in signature.axes)
+    grown = {i for i, (b, a) in enumerate(zip(before, after)) if not sizes_equal(a, b)}
+    wanted = {i for i in signature.axes if not sizes_equal(signature.shape[i], 1)}
+    kept_ones = all(sizes_equal(before[i], 1) for i in signature.axes)
     return grown == wanted and kept_ones
 
 

@@ -16,6 +16,7 @@ import sympy
 from minicomp.ir.graph import Graph, Kernel, Node, Value, size_symbols
 from minicomp.ir.ops import GENERATED, POINTWISE, VIEW, Op
 from minicomp.ir.plan import MemoryPlan
+from minicomp.ir.shapes import shapes_equal, sizes_equal
 
 
 def memory(graph: Graph) -> Graph:
@@ -75,7 +76,7 @@ def aligned(nbytes: sympy.Expr) -> sympy.Expr:
 
 def _take(free: list, size: sympy.Expr):
     for position, (slot_size, offset) in enumerate(free):
-        if sympy.simplify(slot_size - size) == 0:
+        if sizes_equal(slot_size, size):
             return free.pop(position)
     return None
 
@@ -86,8 +87,7 @@ def _in_place_donor(unit, output: Value, dying: list):
     if any(node.op not in POINTWISE and node.op not in VIEW and node.op not in GENERATED for node in nodes):
         return None
     for candidate in dying:
-        same_type = candidate.dtype == output.dtype and len(candidate.shape) == len(output.shape) and all(
-            sympy.simplify(a - b) == 0 for a, b in zip(candidate.shape, output.shape))
+        same_type = candidate.dtype == output.dtype and shapes_equal(candidate.shape, output.shape)
         readers = [node for node in nodes if candidate in node.inputs]
         if same_type and readers and all(_reads_directly(node, candidate) for node in readers):
             return candidate
@@ -95,8 +95,7 @@ def _in_place_donor(unit, output: Value, dying: list):
 
 
 def _reads_directly(node: Node, value: Value) -> bool:
-    return node.op in POINTWISE and all(sympy.simplify(a - b) == 0 for a, b in zip(node.output.shape, value.shape)) \
-        and len(node.output.shape) == len(value.shape)
+    return node.op in POINTWISE and shapes_equal(node.output.shape, value.shape)
 
 
 def _unique(values, root) -> list[Value]:
