@@ -24,6 +24,7 @@ from minicomp.ir.verify import verify
 from minicomp.options import Options
 from minicomp.passes import cost
 from minicomp.passes.pipeline import BACKEND_NEEDS, run_pipeline
+from minicomp.passes.views import view_roots
 
 
 def compile_fx_module(gm: torch.fx.GraphModule, example_inputs: Sequence, options: Options,
@@ -103,7 +104,7 @@ def _returning_inputs_themselves(run: Callable, gm: torch.fx.GraphModule, graph:
     (output,) = [node for node in gm.graph.nodes if node.op == "output"]
     returned = {position: placeholders.index(arg) for position, arg in enumerate(tree_flatten(output.args[0])[0])
                 if isinstance(arg, torch.fx.Node) and arg.op == "placeholder"}
-    roots = cost.view_roots(graph)
+    roots = view_roots(graph)
     inputs = {id(value) for value in graph.inputs}
     copied = [position for position, value in enumerate(graph.outputs) if position not in returned
               and isinstance(value, Value) and id(roots.get(id(value), value)) in inputs]

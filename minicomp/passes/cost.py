@@ -8,6 +8,7 @@ import sympy
 
 from minicomp.ir.graph import Graph, Kernel, Value
 from minicomp.ir.ops import EXTERN, VIEW, Op
+from minicomp.passes.views import view_roots
 
 
 @dataclasses.dataclass
@@ -69,14 +70,4 @@ def evaluate(expr, hints: dict) -> int:
     if expr.free_symbols:
         expr = expr.subs({s: hints.get(str(s), 1) for s in expr.free_symbols})
     return int(expr)
-
-
-def view_roots(graph: Graph) -> dict[int, Value]:
-    """For each value made by a chain of views, the buffer it reads (views move no bytes)."""
-    roots: dict[int, Value] = {}
-    for node in graph.all_nodes():
-        if node.op in VIEW:
-            source = node.inputs[0]
-            roots[id(node.output)] = roots.get(id(source), source)
-    return roots
 

@@ -17,13 +17,14 @@ from minicomp.ir.graph import Graph, Kernel, Node, Value, size_symbols
 from minicomp.ir.ops import GENERATED, POINTWISE, VIEW, Op
 from minicomp.ir.plan import MemoryPlan
 from minicomp.ir.shapes import shapes_equal, sizes_equal
+from minicomp.passes.views import view_roots
 
 
 def memory(graph: Graph) -> Graph:
     """Attach a MemoryPlan to a copy of the graph."""
     units = [item for item in graph.nodes if isinstance(item, Kernel) or item.op not in VIEW]
     constants = [item.output for item in units if not isinstance(item, Kernel) and item.op is Op.CONSTANT]
-    root = _view_roots(graph)
+    root = view_roots(graph)
     keep_out = {id(v) for v in graph.tensor_inputs} | {id(v) for v in constants}
     keep_out |= {id(root.get(id(o), o)) for o in graph.outputs if isinstance(o, Value)}
     entry_sizes = size_symbols(graph.inputs)  # the sizes known when the graph starts
@@ -104,12 +105,3 @@ def _unique(values, root) -> list[Value]:
         value = root.get(id(value), value)
         seen.setdefault(id(value), value)
     return list(seen.values())
-
-
-def _view_roots(graph: Graph) -> dict[int, Value]:
-    roots: dict[int, Value] = {}
-    for item in graph.nodes:
-        if not isinstance(item, Kernel) and item.op in VIEW:
-            source = item.inputs[0]
-            roots[id(item.output)] = roots.get(id(source), source)
-    return roots

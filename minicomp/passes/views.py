@@ -2,6 +2,7 @@
 
 reshape(reshape(x)) is one reshape, permute(permute(x)) one permute (or none), expand(expand(x)) one
 expand. Copies that only change layout (clone, contiguous) never reach the IR: the lowering drops them.
+`view_roots` says which buffer a view reads, for the cost and memory accounting and the compiler.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 from minicomp.ir.graph import Graph, Node, Value
-from minicomp.ir.ops import Op
+from minicomp.ir.ops import VIEW, Op
 from minicomp.passes.rewrite import rebuild
 
 
@@ -24,6 +25,17 @@ def views(graph: Graph) -> Graph:
         return replacement
 
     return rebuild(graph, rule)
+
+
+def view_roots(graph: Graph) -> dict[int, Value]:
+    """For each value made by a chain of views (inside kernels too), the buffer it reads: views move no
+    bytes, so traffic, liveness and aliasing are the root buffer's."""
+    roots: dict[int, Value] = {}
+    for node in graph.all_nodes():
+        if node.op in VIEW:
+            source = node.inputs[0]
+            roots[id(node.output)] = roots.get(id(source), source)
+    return roots
 
 
 def _collapse(node: Node, inner: Optional[Node], new: Graph) -> Optional[Value]:
