@@ -20,6 +20,7 @@ from minicomp.backends.triton_runtime import require_triton
 from minicomp.errors import InternalCompilerError, MinicompError, UnsupportedOpError
 from minicomp.frontend.lower import lower_fx
 from minicomp.ir.graph import Graph, Kernel, Value
+from minicomp.ir.shapes import evaluate_size
 from minicomp.ir.verify import verify
 from minicomp.options import Options
 from minicomp.passes import cost
@@ -172,7 +173,7 @@ def _fill_costs(report: reports.CompileReport, graph: Graph, unfused: Graph, hin
     report.bytes_moved = sum(u.bytes_read + u.bytes_written for u in units)
     report.naive_bytes_moved = sum(u.bytes_read + u.bytes_written for u in cost.costs(unfused, hints))
     report.naive_peak_bytes = cost.naive_peak_bytes(unfused, hints)
-    report.peak_bytes = (cost.evaluate(graph.plan.arena_bytes, hints) if graph.plan is not None
+    report.peak_bytes = (evaluate_size(graph.plan.arena_bytes, hints, missing=1) if graph.plan is not None
                          else cost.naive_peak_bytes(graph, hints))
 
 

@@ -8,6 +8,7 @@ import sympy
 
 from minicomp.ir.graph import Graph, Kernel, Value
 from minicomp.ir.ops import EXTERN, VIEW, Op
+from minicomp.ir.shapes import evaluate_size
 from minicomp.passes.views import view_roots
 
 
@@ -34,14 +35,14 @@ def unit_name(item) -> str:
 
 
 def costs(graph: Graph, hints: dict) -> list[KernelCost]:
-    """Bytes read and written per launch unit, with symbolic sizes evaluated at `hints`."""
+    """Bytes read and written per launch unit, with symbolic sizes evaluated at `hints` (1 for a size without one)."""
     storage = view_roots(graph)
     result = []
     for item in launch_units(graph):
         nodes = item.nodes if isinstance(item, Kernel) else [item]
         reads = {id(storage.get(id(v), v)): storage.get(id(v), v) for v in item.inputs}
-        read = sum(evaluate(_bytes_read(v, nodes), hints) for v in reads.values())
-        written = sum(evaluate(v.nbytes, hints) for v in item.outputs)
+        read = sum(evaluate_size(_bytes_read(v, nodes), hints, missing=1) for v in reads.values())
+        written = sum(evaluate_size(v.nbytes, hints, missing=1) for v in item.outputs)
         extern = not isinstance(item, Kernel) and item.op in EXTERN
         result.append(KernelCost(unit_name(item), [n.op.value for n in nodes], read, written, extern))
     return result
@@ -61,13 +62,4 @@ def naive_peak_bytes(graph: Graph, hints: dict) -> int:
     roots = view_roots(graph)
     excluded = {id(v) for v in graph.tensor_inputs}
     excluded |= {id(roots.get(id(o), o)) for o in graph.outputs if isinstance(o, Value)}
-    return sum(evaluate(v.nbytes, hints) for item in launch_units(graph) for v in item.outputs if id(v) not in excluded)
-
-
-def evaluate(expr, hints: dict) -> int:
-    """An integer from a size expression, substituting example sizes for symbols."""
-    expr = sympy.sympify(expr)
-    if expr.free_symbols:
-        expr = expr.subs({s: hints.get(str(s), 1) for s in expr.free_symbols})
-    return int(expr)
-
+    return sum(evaluate_size(v.nbytes, hints, missing=1) for item in launch_units(graph) for v in item.outputs if id(v) not in excluded)

@@ -15,7 +15,7 @@ from typing import Optional, Union
 
 from minicomp.ir.graph import Graph, Node, Value, size_symbols
 from minicomp.ir.ops import REDUCTION
-from minicomp.ir.shapes import sizes_equal
+from minicomp.ir.shapes import evaluate_size, sizes_equal
 from minicomp.passes import fusion_rules as rules
 from minicomp.passes.kernels import build_kernels
 
@@ -235,10 +235,8 @@ class Fuser:
 
 
 def _bytes(value: Value) -> int:
-    try:
-        return int(value.nbytes)
-    except TypeError:
-        return int(value.nbytes.subs({s: 64 for s in value.nbytes.free_symbols}))
+    """The bytes of `value`, taking 64 for each dynamic size: the weight of a merge."""
+    return evaluate_size(value.nbytes, {}, missing=64)
 
 
 def fusion(graph: Graph) -> Graph:
