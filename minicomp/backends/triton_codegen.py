@@ -18,15 +18,15 @@ import dataclasses
 import sympy
 
 from minicomp.backends.checks import INDEX, SLOTS_PER_CHECK, ZERO_DIVISION
-from minicomp.ir import DType, Kernel, Node, Op, Value
-from minicomp.ir.ops import BINARY, COMPARISON, REDUCTION, UNARY, VIEW
-from minicomp.passes.fusion_rules import may_divide_by_zero
-from minicomp.ir.printer import format_node
-from minicomp.ir.shapes import sizes_equal
 from minicomp.backends.triton_pointwise import (TRITON_TYPE, compute_type, extreme_literal, literal,
                                                 pointwise_code, rounded)
-from minicomp.passes.fusion_rules import signature_of
+from minicomp.ir import DType, Kernel, Node, Op, Value
+from minicomp.ir.ops import BINARY, COMPARISON, REDUCTION, UNARY, VIEW
+from minicomp.ir.printer import format_node
+from minicomp.ir.shapes import sizes_equal
+from minicomp.passes.fusion_rules import kernel_signature, may_divide_by_zero
 from minicomp.passes.split_reductions import MAX_ROW as MAX_PERSISTENT_ROW
+
 
 @dataclasses.dataclass
 class KernelSource:
@@ -56,7 +56,7 @@ class KernelWriter:
         self.sizes: dict[str, sympy.Expr] = {}
         self.producer = {id(v): node for node in kernel.nodes for v in node.outputs}
         self.inputs = list(kernel.inputs)
-        self.signature = next((s for s in map(signature_of, kernel.nodes) if s is not None), None)
+        self.signature = kernel_signature(kernel)
         self.after_reduction = self._after_reduction()
         self.names = 0
         self.checks: list[str] = []
@@ -362,6 +362,6 @@ def write_kernel(kernel: Kernel, name: str) -> KernelSource:
     """Triton source for `kernel` under the function name `name`."""
     from minicomp.backends.triton_loops import LoopedKernelWriter  # it builds on this module
 
-    signature = next((s for s in map(signature_of, kernel.nodes) if s is not None), None)
+    signature = kernel_signature(kernel)
     looped = signature is not None and needs_loop(signature.reduced)
     return (LoopedKernelWriter if looped else KernelWriter)(kernel).write(name)

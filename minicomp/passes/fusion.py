@@ -209,17 +209,13 @@ class Fuser:
         pairs = [(_bytes(root), a, b) for root, groups in readers.values()
                  for i, a in enumerate(groups) for b in groups[i + 1:]]
         # Independent reductions over one domain share a launch even when they read nothing in common.
-        reductions = [g for g in self.groups() if self.signature(g) is not None]
+        reductions = [g for g in self.groups() if rules.kernel_signature(g) is not None]
         pairs += [(0, a, b) for i, a in enumerate(reductions) for b in reductions[i + 1:]
-                  if self.signature(a).matches(self.signature(b))]
+                  if rules.kernel_signature(a).matches(rules.kernel_signature(b))]
         for _, a, b in sorted(pairs, key=lambda pair: -pair[0]):
             a_unit, b_unit = self.current(a), self.current(b)
             if a_unit is not b_unit:
                 self.merge(a_unit, b_unit)
-
-    @staticmethod
-    def signature(group: Group):
-        return next((s for s in map(rules.signature_of, group.nodes) if s is not None), None)
 
     def current(self, group: Group) -> Group:
         return self.unit(group.nodes[0])

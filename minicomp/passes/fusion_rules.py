@@ -77,6 +77,11 @@ def signature_of(node: Node) -> Optional[Signature]:
     return Signature(tuple(node.inputs[0].shape), tuple(node.attrs["axes"]))
 
 
+def kernel_signature(kernel) -> Optional[Signature]:
+    """The reduction domain of a kernel or fusion group (all its reductions share one), None without reductions."""
+    return next((s for s in map(signature_of, kernel.nodes) if s is not None), None)
+
+
 def view_chain(value: Value, producers: dict) -> tuple[Value, list[Node]]:
     """Walk back through views from `value`: the value they view and the views, innermost first."""
     chain = []
