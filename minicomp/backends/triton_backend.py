@@ -18,7 +18,8 @@ from minicomp.backends import triton_runtime as rt
 from minicomp.backends.triton_cache import load_module
 from minicomp.backends.host_code import (bind_number, bind_result_sizes, bind_sizes, return_line, size, size_value,
                                          unbound_sizes)
-from minicomp.backends.triton_codegen import KernelSource, write_kernel
+from minicomp.backends.triton_codegen import KernelSource
+from minicomp.backends.triton_loops import write_kernel
 from minicomp.ir import Graph, Kernel, Node, Op, Value
 from minicomp.ir.ops import VIEW
 

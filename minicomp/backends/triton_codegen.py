@@ -8,7 +8,8 @@ kept in registers at the kernel's own position, which fusion_rules guarantees is
 Low-precision floats are computed in float32 registers and rounded back to their type after every op.
 
 A reduction is persistent (the whole row in one block) when its row has at most MAX_PERSISTENT_ROW
-elements, known at compile time; otherwise triton_loops.LoopedKernelWriter loops over the row.
+elements, known at compile time; otherwise triton_loops.LoopedKernelWriter loops over the row
+(triton_loops.write_kernel picks the writer).
 """
 
 from __future__ import annotations
@@ -356,12 +357,3 @@ def needs_loop(reduced) -> bool:
     """Rows of unknown or large length are reduced in a loop; small known ones in one block."""
     reduced = sympy.sympify(reduced)
     return not reduced.is_Integer or int(reduced) > MAX_PERSISTENT_ROW
-
-
-def write_kernel(kernel: Kernel, name: str) -> KernelSource:
-    """Triton source for `kernel` under the function name `name`."""
-    from minicomp.backends.triton_loops import LoopedKernelWriter  # it builds on this module
-
-    signature = kernel_signature(kernel)
-    looped = signature is not None and needs_loop(signature.reduced)
-    return (LoopedKernelWriter if looped else KernelWriter)(kernel).write(name)

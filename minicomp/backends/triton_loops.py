@@ -5,16 +5,19 @@ reduction that reads another one's result, like softmax's sum after its max, nee
 each folding its chunk into an [XBLOCK, RBLOCK] accumulator that is reduced once after the loop
 (argmax carries the index beside the value), then a last loop that recomputes and stores the
 full-size outputs. Everything else (indices, loads, pointwise code) is KernelWriter's.
+
+`write_kernel` chooses between the two writers, here since this module builds on triton_codegen.
 """
 
 from __future__ import annotations
 
 import contextlib
 
-from minicomp.backends.triton_codegen import KernelWriter
+from minicomp.backends.triton_codegen import KernelSource, KernelWriter, needs_loop
 from minicomp.backends.triton_pointwise import compute_type, extreme_literal, rounded
-from minicomp.ir import DType, Node, Op
+from minicomp.ir import DType, Kernel, Node, Op
 from minicomp.ir.ops import REDUCTION
+from minicomp.passes.fusion_rules import kernel_signature
 
 
 class LoopedKernelWriter(KernelWriter):
@@ -108,3 +111,10 @@ class LoopedKernelWriter(KernelWriter):
             self.lines += self.loop(lambda: self.lines.extend(self.store(i, v) for i, v in outputs if i in full))
         self.lines += [self.store(i, v) for i, v in outputs if i not in full]
         return self.lines
+
+
+def write_kernel(kernel: Kernel, name: str) -> KernelSource:
+    """Triton source for `kernel` under the function name `name`: looped when its rows need it (needs_loop)."""
+    signature = kernel_signature(kernel)
+    looped = signature is not None and needs_loop(signature.reduced)
+    return (LoopedKernelWriter if looped else KernelWriter)(kernel).write(name)
