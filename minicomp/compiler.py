@@ -106,9 +106,9 @@ def _returning_inputs_themselves(run: Callable, gm: torch.fx.GraphModule, graph:
     returned = {position: placeholders.index(arg) for position, arg in enumerate(tree_flatten(output.args[0])[0])
                 if isinstance(arg, torch.fx.Node) and arg.op == "placeholder"}
     roots = view_roots(graph)
-    inputs = {id(value) for value in graph.inputs}
+    inputs = set(graph.tensor_inputs)
     copied = [position for position, value in enumerate(graph.outputs) if position not in returned
-              and isinstance(value, Value) and id(roots.get(id(value), value)) in inputs]
+              and isinstance(value, Value) and roots.get(value, value) in inputs]
     if not returned and not copied:
         return run
 

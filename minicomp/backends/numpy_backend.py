@@ -221,10 +221,7 @@ def _is_free(node: Node) -> bool:
 
 
 def _unique(values: list[Value]) -> list[Value]:
-    seen: dict[int, Value] = {}
-    for value in values:
-        seen.setdefault(id(value), value)
-    return list(seen.values())
+    return list(dict.fromkeys(values))
 
 
 def _size_symbols(nodes: list[Node]) -> list[str]:

@@ -127,7 +127,7 @@ def _view_code(node: Node) -> str:
 
 
 def _lone_kernel(node: Node) -> Kernel:
-    inputs = list({id(v): v for v in node.inputs}.values())
+    inputs = list(dict.fromkeys(node.inputs))
     return Kernel(node.outputs[0].name, [node], inputs, list(node.outputs))
 
 
@@ -162,7 +162,7 @@ def _fallback_line(node: Node, fallbacks: list, preallocated: bool) -> str:
     """A torch call writing into the preallocated outputs, or returning its own when their sizes are unknown."""
     index = len(fallbacks)
     fallbacks.append((node.attrs["args"], node.attrs["kwargs"]))
-    values = "{" + ", ".join(f"{v.name!r}: {v.name}" for v in {id(v): v for v in node.inputs}.values()) + "}"
+    values = "{" + ", ".join(f"{v.name!r}: {v.name}" for v in dict.fromkeys(node.inputs)) + "}"
     outs = ", ".join(v.name for v in node.outputs)
     call = f"rt.call_torch({node.attrs['target']!r}, *FALLBACKS[{index}], {values}, SIZES"
     if preallocated:

@@ -55,7 +55,7 @@ class KernelWriter:
         self.lines: list[str] = []
         self.memo: dict = {}
         self.sizes: dict[str, sympy.Expr] = {}
-        self.producer = {id(v): node for node in kernel.nodes for v in node.outputs}
+        self.producer = {v: node for node in kernel.nodes for v in node.outputs}
         self.inputs = list(kernel.inputs)
         self.signature = kernel_signature(kernel)
         self.after_reduction = self._after_reduction()
@@ -107,12 +107,12 @@ class KernelWriter:
     # -- values ---------------------------------------------------------------------------
     def emit(self, value: Value, index: str, mask: str) -> str:
         """The name of a Triton variable holding `value` at linear `index` (masked by `mask`)."""
-        node = self.producer.get(id(value))
-        if node is not None and id(node) in self.after_reduction:
+        node = self.producer.get(value)
+        if node is not None and node in self.after_reduction:
             return self.own(value)
         if node is not None and node.op in VIEW:
             return self.emit(node.inputs[0], self.view_index(node, index), mask)
-        key = (id(value), index, mask)
+        key = (value, index, mask)
         if key not in self.memo:
             self.memo[key] = self.define(self.compute(value, node, index, mask), "v")
         return self.memo[key]
@@ -230,10 +230,10 @@ class KernelWriter:
     # -- reductions ----------------------------------------------------------------------
     def own(self, value: Value) -> str:
         """A value computed once at the kernel's own position (its row or its element)."""
-        key = ("own", id(value))
+        key = ("own", value)
         if key in self.memo:
             return self.memo[key]
-        node = self.producer[id(value)]
+        node = self.producer[value]
         if node.op in VIEW:
             self.memo[key] = self.own(node.inputs[0])
             return self.memo[key]
@@ -242,7 +242,7 @@ class KernelWriter:
             code = self.reduction(node)
         else:
             index, mask = self.position(value)
-            args = [self.own(v) if id(self.producer.get(id(v))) in self.after_reduction else self.emit(v, index, mask)
+            args = [self.own(v) if self.producer.get(v) in self.after_reduction else self.emit(v, index, mask)
                     for v in node.inputs]
             self.check_divisor(node, args, mask)
             code = pointwise_code(node, args)
@@ -278,17 +278,17 @@ class KernelWriter:
         return self.signature.outer * self.signature.reduced
 
     def _after_reduction(self) -> set:
-        result: set[int] = set()
+        result: set[Node] = set()
         for node in self.kernel.nodes:
-            upstream = [self.producer.get(id(v)) for v in node.inputs]
-            if node.op in REDUCTION or any(p is not None and id(p) in result for p in upstream):
-                result.add(id(node))
+            upstream = [self.producer.get(v) for v in node.inputs]
+            if node.op in REDUCTION or any(p is not None and p in result for p in upstream):
+                result.add(node)
         return result
 
     # -- the whole kernel ----------------------------------------------------------------
     def store(self, position: int, value: Value) -> str:
         index, mask = self.position(value)
-        stored = self.own(value) if id(self.producer[id(value)]) in self.after_reduction \
+        stored = self.own(value) if self.producer[value] in self.after_reduction \
             else self.emit(value, index, mask)
         block = "[XBLOCK]" if self.signature is None else ("[XBLOCK, RBLOCK]" if index == "lindex" else "[XBLOCK, 1]")
         return (f"tl.store(out_ptr{position} + ({index}), tl.broadcast_to({stored}, {block})"

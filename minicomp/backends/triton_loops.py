@@ -38,14 +38,14 @@ class LoopedKernelWriter(KernelWriter):
 
     def reduction_levels(self) -> list[list[Node]]:
         """Reductions grouped by how many reductions they read through: each group is one loop."""
-        depth: dict[int, int] = {}
+        depth: dict[Node, int] = {}
         for node in self.kernel.nodes:
-            upstream = max((depth.get(id(self.producer.get(id(v))), 0) for v in node.inputs), default=0)
-            depth[id(node)] = upstream + (1 if node.op in REDUCTION else 0)
+            upstream = max((depth.get(self.producer.get(v), 0) for v in node.inputs), default=0)
+            depth[node] = upstream + (1 if node.op in REDUCTION else 0)
         levels: dict[int, list[Node]] = {}
         for node in self.kernel.nodes:
             if node.op in REDUCTION:
-                levels.setdefault(depth[id(node)], []).append(node)
+                levels.setdefault(depth[node], []).append(node)
         return [levels[level] for level in sorted(levels)]
 
     def loop(self, fill) -> list[str]:
@@ -104,7 +104,7 @@ class LoopedKernelWriter(KernelWriter):
             body = self.loop(lambda: [self.accumulate(node, before, after) for node in level])
             self.lines += before + body
             for node, final in after:
-                self.memo[("own", id(node.output))] = self.define(rounded(node, final), "r")
+                self.memo[("own", node.output)] = self.define(rounded(node, final), "r")
         outputs = list(enumerate(self.kernel.outputs))
         full = {i for i, v in outputs if self.position(v)[0] == "lindex"}
         if full:

@@ -13,7 +13,7 @@ class VerificationError(AssertionError):
 
 def verify(graph: Graph) -> None:
     """Raise VerificationError unless every value is defined once, before use, with the type its op gives."""
-    defined: set[int] = {id(v) for v in graph.tensor_inputs}
+    defined: set[Value] = set(graph.tensor_inputs)
     names: set[str] = {v.name for v in graph.tensor_inputs}
     for item in graph.nodes:
         nodes = item.nodes if isinstance(item, Kernel) else [item]
@@ -27,22 +27,22 @@ def verify(graph: Graph) -> None:
                 if value.name in names:
                     raise VerificationError(f"{_describe(node)}: name {value.name} defined twice")
                 names.add(value.name)
-                inner.add(id(value))
+                inner.add(value)
         if isinstance(item, Kernel):
             for value in item.outputs:
-                if id(value) not in inner:
+                if value not in inner:
                     raise VerificationError(f"kernel {item.name}: writes {value.name} which no node produces")
-            defined |= {id(v) for v in item.outputs}
+            defined |= set(item.outputs)
         else:
             defined = inner
     for output in graph.outputs:
-        if isinstance(output, Value) and id(output) not in defined:
+        if isinstance(output, Value) and output not in defined:
             raise VerificationError(f"graph output {output.name} is never defined")
 
 
 def _check_uses(values, defined, where):
     for value in values:
-        if id(value) not in defined:
+        if value not in defined:
             raise VerificationError(f"{where}: uses {value.name} before it is defined")
 
 

@@ -40,8 +40,8 @@ def costs(graph: Graph, hints: dict) -> list[KernelCost]:
     result = []
     for item in launch_units(graph):
         nodes = item.nodes if isinstance(item, Kernel) else [item]
-        reads = {id(storage.get(id(v), v)): storage.get(id(v), v) for v in item.inputs}
-        read = sum(evaluate_size(_bytes_read(v, nodes), hints, missing=1) for v in reads.values())
+        reads = dict.fromkeys(storage.get(v, v) for v in item.inputs)  # each buffer once, views as what they view
+        read = sum(evaluate_size(_bytes_read(v, nodes), hints, missing=1) for v in reads)
         written = sum(evaluate_size(v.nbytes, hints, missing=1) for v in item.outputs)
         extern = not isinstance(item, Kernel) and item.op in EXTERN
         result.append(KernelCost(unit_name(item), [n.op.value for n in nodes], read, written, extern))
@@ -60,6 +60,6 @@ def _bytes_read(buffer: Value, nodes: list) -> sympy.Expr:
 def naive_peak_bytes(graph: Graph, hints: dict) -> int:
     """Memory for intermediates if every buffer got its own allocation (graph inputs and outputs excluded)."""
     roots = view_roots(graph)
-    excluded = {id(v) for v in graph.tensor_inputs}
-    excluded |= {id(roots.get(id(o), o)) for o in graph.outputs if isinstance(o, Value)}
-    return sum(evaluate_size(v.nbytes, hints, missing=1) for item in launch_units(graph) for v in item.outputs if id(v) not in excluded)
+    excluded = set(graph.tensor_inputs) | {roots.get(o, o) for o in graph.outputs if isinstance(o, Value)}
+    return sum(evaluate_size(v.nbytes, hints, missing=1) for item in launch_units(graph) for v in item.outputs
+               if v not in excluded)

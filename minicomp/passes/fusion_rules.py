@@ -35,9 +35,9 @@ def may_divide_by_zero(node: Node, producers: dict) -> bool:
     non-zero divisor, broadcast or not (the `// 2` of index arithmetic), cannot be."""
     if node.op not in INTEGER_DIVISION or node.output.dtype.is_float:
         return False
-    divisor = producers.get(id(node.inputs[1]))
+    divisor = producers.get(node.inputs[1])
     while divisor is not None and divisor.op in VIEW:
-        divisor = producers.get(id(divisor.inputs[0]))
+        divisor = producers.get(divisor.inputs[0])
     value = divisor.attrs["value"] if divisor is not None and divisor.op is Op.FULL else 0
     return isinstance(value, sympy.Basic) or value == 0
 
@@ -85,11 +85,11 @@ def kernel_signature(kernel) -> Optional[Signature]:
 def view_chain(value: Value, producers: dict) -> tuple[Value, list[Node]]:
     """Walk back through views from `value`: the value they view and the views, innermost first."""
     chain = []
-    node = producers.get(id(value))
+    node = producers.get(value)
     while node is not None and node.op in VIEW:
         chain.append(node)
         value = node.inputs[0]
-        node = producers.get(id(value))
+        node = producers.get(value)
     chain.reverse()
     return value, chain
 

@@ -24,7 +24,7 @@ SINKS_THROUGH = UNARY | BINARY | COMPARISON | {Op.WHERE, Op.CAST}
 
 def sink_gathers(graph: Graph) -> Graph:
     """Push every gather below the pointwise ops, broadcasts and constants that produce its input."""
-    producers: dict[int, Node] = {}
+    producers: dict[Value, Node] = {}
 
     def rule(node: Node, new: Graph) -> Optional[Value]:
         replacement = None
@@ -32,7 +32,7 @@ def sink_gathers(graph: Graph) -> Graph:
             replacement = _sink(node.inputs[0], node.inputs[1], node.attrs["axis"], producers, new)
         if replacement is None:
             for value in node.outputs:
-                producers[id(value)] = node
+                producers[value] = node
         return replacement
 
     return rebuild(graph, rule)
@@ -40,7 +40,7 @@ def sink_gathers(graph: Graph) -> Graph:
 
 def _sink(source: Value, index: Value, axis: int, producers: dict, new: Graph) -> Optional[Value]:
     """The gather of `source` at `index`, built below source's producer; None where it cannot go."""
-    producer = producers.get(id(source))
+    producer = producers.get(source)
     same_other_dims = all(sizes_equal(a, b) for d, (a, b) in enumerate(zip(index.shape, source.shape)) if d != axis)
     if producer is None or not same_other_dims:
         return None

@@ -25,41 +25,41 @@ def memory(graph: Graph) -> Graph:
     units = [item for item in graph.nodes if isinstance(item, Kernel) or item.op not in VIEW]
     constants = [item.output for item in units if not isinstance(item, Kernel) and item.op is Op.CONSTANT]
     root = view_roots(graph)
-    keep_out = {id(v) for v in graph.tensor_inputs} | {id(v) for v in constants}
-    keep_out |= {id(root.get(id(o), o)) for o in graph.outputs if isinstance(o, Value)}
+    keep_out = set(graph.tensor_inputs) | set(constants)
+    keep_out |= {root.get(o, o) for o in graph.outputs if isinstance(o, Value)}
     entry_sizes = size_symbols(graph.inputs)  # the sizes known when the graph starts
-    keep_out |= {id(v) for unit in units for v in unit.outputs if size_symbols(v) - entry_sizes}
-    last_use: dict[int, int] = {}
+    keep_out |= {v for unit in units for v in unit.outputs if size_symbols(v) - entry_sizes}
+    last_use: dict[Value, int] = {}
     for index, unit in enumerate(units):
         for value in unit.inputs:
-            last_use[id(root.get(id(value), value))] = index
+            last_use[root.get(value, value)] = index
 
     offsets, sizes, in_place = {}, {}, {}
     free: list[tuple[sympy.Expr, sympy.Expr]] = []  # (size, offset)
-    slot_of: dict[int, tuple[sympy.Expr, sympy.Expr]] = {}
+    slot_of: dict[Value, tuple[sympy.Expr, sympy.Expr]] = {}
     arena = sympy.Integer(0)
     for index, unit in enumerate(units):
-        dying = [v for v in _unique(unit.inputs, root) if id(v) in slot_of and last_use.get(id(v)) == index]
+        dying = [v for v in _unique(unit.inputs, root) if v in slot_of and last_use.get(v) == index]
         for value in unit.outputs:
-            if id(value) in keep_out:
+            if value in keep_out:
                 continue
             size = aligned(value.nbytes)
             donor = _in_place_donor(unit, value, dying)
             if donor is not None:
                 dying.remove(donor)
-                slot = slot_of.pop(id(donor))
+                slot = slot_of.pop(donor)
                 in_place[value.name] = donor.name
             else:
                 slot = _take(free, size)
                 if slot is None:
                     slot = (size, arena)
                     arena = arena + size
-            slot_of[id(value)] = slot
+            slot_of[value] = slot
             offsets[value.name], sizes[value.name] = slot[1], size
-            if id(value) not in last_use:
-                free.append(slot_of.pop(id(value)))  # written but never read (kept for its kernel only)
+            if value not in last_use:
+                free.append(slot_of.pop(value))  # written but never read (kept for its kernel only)
         for value in dying:
-            free.append(slot_of.pop(id(value)))
+            free.append(slot_of.pop(value))
     new = graph.copy_shell()
     new.nodes = list(graph.nodes)
     new.outputs = list(graph.outputs)
@@ -100,8 +100,4 @@ def _reads_directly(node: Node, value: Value) -> bool:
 
 
 def _unique(values, root) -> list[Value]:
-    seen: dict[int, Value] = {}
-    for value in values:
-        value = root.get(id(value), value)
-        seen.setdefault(id(value), value)
-    return list(seen.values())
+    return list(dict.fromkeys(root.get(value, value) for value in values))

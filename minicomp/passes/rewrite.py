@@ -17,10 +17,10 @@ def rebuild(graph: Graph, rule: Rule) -> Graph:
     first), or None to keep the node.
     """
     new = graph.copy_shell()
-    remap: dict[int, Value] = {}
+    remap: dict[Value, Value] = {}
 
     def mapped(value: Value) -> Value:
-        return remap.get(id(value), value)
+        return remap.get(value, value)
 
     for item in graph.nodes:
         if isinstance(item, Kernel):
@@ -33,7 +33,7 @@ def rebuild(graph: Graph, rule: Rule) -> Graph:
         if replacement is None:
             new.nodes.append(node)
         else:
-            remap[id(node.output)] = replacement
+            remap[node.output] = replacement
     new.outputs = [mapped(o) if isinstance(o, Value) else o for o in graph.outputs]
     return new
 

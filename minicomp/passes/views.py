@@ -16,25 +16,25 @@ from minicomp.passes.rewrite import rebuild
 
 def views(graph: Graph) -> Graph:
     """Rewrite each view whose input is a view of the same kind into a single view of the source."""
-    producers: dict[int, Node] = {}
+    producers: dict[Value, Node] = {}
 
     def rule(node: Node, new: Graph) -> Optional[Value]:
-        replacement = _collapse(node, producers.get(id(node.inputs[0])) if node.inputs else None, new)
+        replacement = _collapse(node, producers.get(node.inputs[0]) if node.inputs else None, new)
         if replacement is None and node.outputs:  # a node binding tensor.item()'s u0 has none
-            producers[id(node.outputs[0])] = node
+            producers[node.outputs[0]] = node
         return replacement
 
     return rebuild(graph, rule)
 
 
-def view_roots(graph: Graph) -> dict[int, Value]:
+def view_roots(graph: Graph) -> dict[Value, Value]:
     """For each value made by a chain of views (inside kernels too), the buffer it reads: views move no
     bytes, so traffic, liveness and aliasing are the root buffer's."""
-    roots: dict[int, Value] = {}
+    roots: dict[Value, Value] = {}
     for node in graph.all_nodes():
         if node.op in VIEW:
             source = node.inputs[0]
-            roots[id(node.output)] = roots.get(id(source), source)
+            roots[node.output] = roots.get(source, source)
     return roots
 
 
