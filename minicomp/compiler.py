@@ -19,7 +19,7 @@ from minicomp.dump import Dumper
 from minicomp.backends.triton_runtime import require_triton
 from minicomp.errors import InternalCompilerError, MinicompError, UnsupportedOpError
 from minicomp.frontend.lower import lower_fx
-from minicomp.ir.graph import Graph, Kernel, Value
+from minicomp.ir.graph import Graph, Value
 from minicomp.ir.shapes import evaluate_size
 from minicomp.ir.verify import verify
 from minicomp.options import Options
@@ -72,7 +72,7 @@ def _lower_and_generate(gm: torch.fx.GraphModule, example_inputs: Sequence, opti
 
     def after_pass(name: str, graph: Graph) -> None:
         report.pass_node_counts[name] = sum(1 for _ in graph.all_nodes())
-        if not any(isinstance(item, Kernel) for item in graph.nodes):
+        if not any(item.is_kernel for item in graph.nodes):
             unfused[0] = graph
         dump.graph(name, graph)
         stage[0] = f"the pass after {name}"

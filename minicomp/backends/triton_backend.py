@@ -49,23 +49,23 @@ def generate(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]]
     fallbacks: list[tuple] = []
     constants: list = []
     for item in graph.nodes:
-        if not isinstance(item, Kernel) and item.op is Op.CONSTANT:
+        if not item.is_kernel and item.op is Op.CONSTANT:
             constants.append(item.attrs["data"].payload)
             body.append(f"{item.output.name} = graph_data.constant({len(constants) - 1}, DEVICE)")
             continue
-        if not isinstance(item, Kernel) and item.op in VIEW:
+        if not item.is_kernel and item.op in VIEW:
             body.append(f"{item.output.name} = {_view_code(item)}")
             continue
-        if not isinstance(item, Kernel) and "binds" in item.attrs:
+        if not item.is_kernel and "binds" in item.attrs:
             body.append(bind_number(item, bound))
             continue
-        if not isinstance(item, Kernel) and item.op is Op.FALLBACK and unbound_sizes(item.outputs, bound):
+        if not item.is_kernel and item.op is Op.FALLBACK and unbound_sizes(item.outputs, bound):
             body.append(_fallback_line(item, fallbacks, preallocated=False))  # its sizes are known once it ran
             body += bind_result_sizes(item.outputs, bound)
             continue
         body += [f"{v.name} = {_allocate(v, plan)}" for v in item.outputs]
-        if isinstance(item, Kernel) or item.op not in (Op.MATMUL, Op.CONV, Op.FALLBACK, Op.SCATTER):
-            kernel = item if isinstance(item, Kernel) else _lone_kernel(item)
+        if item.is_kernel or item.op not in (Op.MATMUL, Op.CONV, Op.FALLBACK, Op.SCATTER):
+            kernel = item if item.is_kernel else _lone_kernel(item)
             source = write_kernel(kernel, f"kernel{len(kernels)}_{kernel.name}")
             kernels.append(source)
             body.append(_launch_line(len(kernels) - 1, source))

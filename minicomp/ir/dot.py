@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minicomp.ir.graph import Graph, Kernel, Node, Value
+from minicomp.ir.graph import Graph, Node, Value
 from minicomp.ir.printer import format_type
 
 
@@ -15,7 +15,7 @@ def to_dot(graph: Graph) -> str:
         producer[value] = value.name
     edges: list[str] = []
     for index, item in enumerate(graph.nodes):
-        if isinstance(item, Kernel):
+        if item.is_kernel:
             lines.append(f'  subgraph "cluster_{item.name}" {{')
             lines.append(f'    label="{item.name}"; style=rounded; color=blue;')
             for node in item.nodes:

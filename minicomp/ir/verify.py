@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minicomp.ir.graph import Graph, Kernel, Node, Value
+from minicomp.ir.graph import Graph, Node, Value
 from minicomp.ir.ops import Op, ShapeError, infer
 from minicomp.ir.shapes import shapes_equal
 
@@ -16,11 +16,10 @@ def verify(graph: Graph) -> None:
     defined: set[Value] = set(graph.tensor_inputs)
     names: set[str] = {v.name for v in graph.tensor_inputs}
     for item in graph.nodes:
-        nodes = item.nodes if isinstance(item, Kernel) else [item]
-        if isinstance(item, Kernel):
+        if item.is_kernel:
             _check_uses(item.inputs, defined, f"kernel {item.name}")
         inner = set(defined)
-        for node in nodes:
+        for node in item.nodes:
             _check_uses(node.inputs, inner, _describe(node))
             _check_types(node)
             for value in node.outputs:
@@ -28,7 +27,7 @@ def verify(graph: Graph) -> None:
                     raise VerificationError(f"{_describe(node)}: name {value.name} defined twice")
                 names.add(value.name)
                 inner.add(value)
-        if isinstance(item, Kernel):
+        if item.is_kernel:
             for value in item.outputs:
                 if value not in inner:
                     raise VerificationError(f"kernel {item.name}: writes {value.name} which no node produces")

@@ -6,7 +6,7 @@ import dataclasses
 
 import sympy
 
-from minicomp.ir.graph import Graph, Kernel, Value
+from minicomp.ir.graph import Graph, Value
 from minicomp.ir.ops import EXTERN, VIEW, Op
 from minicomp.ir.shapes import evaluate_size
 from minicomp.passes.views import view_roots
@@ -25,13 +25,7 @@ class KernelCost:
 
 def launch_units(graph: Graph) -> list:
     """What runs as one launch: each Kernel, and each unfused node that is neither a view nor constant data."""
-    return [item for item in graph.nodes if isinstance(item, Kernel) or (item.op not in VIEW and item.op is not Op.CONSTANT)]
-
-
-def unit_name(item) -> str:
-    if isinstance(item, Kernel):
-        return item.name
-    return f"kernel_{item.outputs[0].name}" if item.outputs else f"bind_{item.attrs['binds']}"
+    return [item for item in graph.nodes if item.is_kernel or (item.op not in VIEW and item.op is not Op.CONSTANT)]
 
 
 def costs(graph: Graph, hints: dict) -> list[KernelCost]:
@@ -39,12 +33,11 @@ def costs(graph: Graph, hints: dict) -> list[KernelCost]:
     storage = view_roots(graph)
     result = []
     for item in launch_units(graph):
-        nodes = item.nodes if isinstance(item, Kernel) else [item]
         reads = dict.fromkeys(storage.get(v, v) for v in item.inputs)  # each buffer once, views as what they view
-        read = sum(evaluate_size(_bytes_read(v, nodes), hints, missing=1) for v in reads)
+        read = sum(evaluate_size(_bytes_read(v, item.nodes), hints, missing=1) for v in reads)
         written = sum(evaluate_size(v.nbytes, hints, missing=1) for v in item.outputs)
-        extern = not isinstance(item, Kernel) and item.op in EXTERN
-        result.append(KernelCost(unit_name(item), [n.op.value for n in nodes], read, written, extern))
+        extern = not item.is_kernel and item.op in EXTERN
+        result.append(KernelCost(item.name, [n.op.value for n in item.nodes], read, written, extern))
     return result
 
 

@@ -71,8 +71,7 @@ class Fuser:
         return self.group_of[node]
 
     def successors(self, unit) -> set:
-        nodes = unit.nodes if isinstance(unit, Group) else [unit]
-        return {self.unit(c) for n in nodes for c in self.consumers[n]} - {unit}
+        return {self.unit(c) for n in unit.nodes for c in self.consumers[n]} - {unit}
 
     def reaches_through_others(self, start, goal) -> bool:
         """Is there a path start -> X -> ... -> goal with X another unit? Merging would make a cycle."""

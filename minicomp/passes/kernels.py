@@ -15,7 +15,7 @@ def build_kernels(graph: Graph, fuser) -> Graph:
     units = _units_in_order(graph, fuser)
     for unit in units:
         if not isinstance(unit, Node):
-            kernel = _make_kernel(new, unit, fuser, len([i for i in new.nodes if isinstance(i, Kernel)]))
+            kernel = _make_kernel(new, unit, fuser, len([i for i in new.nodes if i.is_kernel]))
             for value in kernel.inputs:
                 _emit_free(new, value, fuser, emitted)
             new.nodes.append(kernel)
@@ -35,15 +35,13 @@ def _units_in_order(graph: Graph, fuser) -> list:
     units = list(dict.fromkeys(fuser.group_of[node] for node in graph.nodes if node in fuser.group_of))
     depends = {unit: set() for unit in units}
     for unit in units:
-        nodes = unit.nodes if not isinstance(unit, Node) else [unit]
-        for node in nodes:
+        for node in unit.nodes:
             for producer in fuser.compute_producers(node):
                 other = fuser.group_of[producer]
                 if other is not unit:
                     depends[unit].add(other)
     # each unit's earliest original position; distinct, since a node is in one unit, so it names the unit
-    first = {unit: min(fuser.position[n] for n in (unit.nodes if not isinstance(unit, Node) else [unit]))
-             for unit in units}
+    first = {unit: min(fuser.position[n] for n in unit.nodes) for unit in units}
     unit_at = {position: unit for unit, position in first.items()}
     waiting = {unit: len(deps) for unit, deps in depends.items()}
     dependents: dict = {unit: [] for unit in units}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy
 
-from minicomp.ir.graph import Graph, Kernel, Node, Value, size_symbols
+from minicomp.ir.graph import Graph, Node, Value, size_symbols
 from minicomp.ir.ops import GENERATED, POINTWISE, VIEW, Op
 from minicomp.ir.plan import MemoryPlan
 from minicomp.ir.shapes import shapes_equal, sizes_equal
@@ -22,8 +22,8 @@ from minicomp.passes.views import view_roots
 
 def memory(graph: Graph) -> Graph:
     """Attach a MemoryPlan to a copy of the graph."""
-    units = [item for item in graph.nodes if isinstance(item, Kernel) or item.op not in VIEW]
-    constants = [item.output for item in units if not isinstance(item, Kernel) and item.op is Op.CONSTANT]
+    units = [item for item in graph.nodes if item.is_kernel or item.op not in VIEW]
+    constants = [item.output for item in units if not item.is_kernel and item.op is Op.CONSTANT]
     root = view_roots(graph)
     keep_out = set(graph.tensor_inputs) | set(constants)
     keep_out |= {root.get(o, o) for o in graph.outputs if isinstance(o, Value)}
@@ -84,12 +84,11 @@ def _take(free: list, size: sympy.Expr):
 
 def _in_place_donor(unit, output: Value, dying: list):
     """A dying input a pointwise kernel may overwrite: same bytes and dtype, read at the output's positions."""
-    nodes = unit.nodes if isinstance(unit, Kernel) else [unit]
-    if any(node.op not in POINTWISE and node.op not in VIEW and node.op not in GENERATED for node in nodes):
+    if any(node.op not in POINTWISE and node.op not in VIEW and node.op not in GENERATED for node in unit.nodes):
         return None
     for candidate in dying:
         same_type = candidate.dtype == output.dtype and shapes_equal(candidate.shape, output.shape)
-        readers = [node for node in nodes if candidate in node.inputs]
+        readers = [node for node in unit.nodes if candidate in node.inputs]
         if same_type and readers and all(_reads_directly(node, candidate) for node in readers):
             return candidate
     return None

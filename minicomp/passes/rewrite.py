@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Optional
 
-from minicomp.ir.graph import Graph, Kernel, Node, Value
+from minicomp.ir.graph import Graph, Node, Value
 
 Rule = Callable[[Node, Graph], Optional[Value]]
 
@@ -23,7 +23,7 @@ def rebuild(graph: Graph, rule: Rule) -> Graph:
         return remap.get(value, value)
 
     for item in graph.nodes:
-        if isinstance(item, Kernel):
+        if item.is_kernel:
             new.nodes.append(item)  # passes that rewrite nodes run before fusion builds kernels
             continue
         node = dataclasses.replace(item, inputs=[mapped(v) for v in item.inputs],
