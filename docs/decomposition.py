@@ -91,7 +91,7 @@ def capture_graphs(decompositions: dict) -> list:
     x = torch.randn(2, 8, 32, requires_grad=True)
     torch._dynamo.reset()
     backend = aot_autograd(fw_compiler=keep, bw_compiler=keep, decompositions=decompositions,
-                           partition_fn=min_cut_rematerialization_partition)  # as frontend/backend.py
+                           partition_fn=min_cut_rematerialization_partition)  # as entry.py
     torch.compile(model, backend=backend)(x).sum().backward()
     torch._dynamo.reset()
     return graphs

@@ -11,7 +11,7 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import minicomp  # noqa: E402
-from minicomp.backends.triton_codegen import write_kernel  # noqa: E402
+from minicomp.backends.triton_loops import write_kernel  # noqa: E402
 from minicomp.ir import DType, Graph, Op, Kernel  # noqa: E402
 from minicomp.passes.fusion import fusion  # noqa: E402
 

@@ -20,11 +20,13 @@ from minicomp.backends.triton_runtime import require_triton
 from minicomp.backends import cpp_build
 from minicomp.errors import BackendUnavailableError, InternalCompilerError, MinicompError, UnsupportedOpError
 from minicomp.frontend.lower import lower_fx
-from minicomp.ir.graph import Graph, Kernel, Value
+from minicomp.ir.graph import Graph, Value
+from minicomp.ir.shapes import evaluate_size
 from minicomp.ir.verify import verify
 from minicomp.options import Options
 from minicomp.passes import cost
 from minicomp.passes.pipeline import BACKEND_NEEDS, run_pipeline
+from minicomp.passes.views import view_roots
 
 
 def compile_fx_module(gm: torch.fx.GraphModule, example_inputs: Sequence, options: Options,
@@ -71,7 +73,7 @@ def _lower_and_generate(gm: torch.fx.GraphModule, example_inputs: Sequence, opti
 
     def after_pass(name: str, graph: Graph) -> None:
         report.pass_node_counts[name] = sum(1 for _ in graph.all_nodes())
-        if not any(isinstance(item, Kernel) for item in graph.nodes):
+        if not any(item.is_kernel for item in graph.nodes):
             unfused[0] = graph
         dump.graph(name, graph)
         stage[0] = f"the pass after {name}"
@@ -109,10 +111,10 @@ def _returning_inputs_themselves(run: Callable, gm: torch.fx.GraphModule, graph:
     (output,) = [node for node in gm.graph.nodes if node.op == "output"]
     returned = {position: placeholders.index(arg) for position, arg in enumerate(tree_flatten(output.args[0])[0])
                 if isinstance(arg, torch.fx.Node) and arg.op == "placeholder"}
-    roots = cost.view_roots(graph)
-    inputs = {id(value) for value in graph.inputs}
+    roots = view_roots(graph)
+    inputs = set(graph.tensor_inputs)
     copied = [position for position, value in enumerate(graph.outputs) if position not in returned
-              and isinstance(value, Value) and id(roots.get(id(value), value)) in inputs]
+              and isinstance(value, Value) and roots.get(value, value) in inputs]
     if not returned and not copied:
         return run
 
@@ -198,7 +200,7 @@ def _fill_costs(report: reports.CompileReport, graph: Graph, unfused: Graph, hin
     report.bytes_moved = sum(u.bytes_read + u.bytes_written for u in units)
     report.naive_bytes_moved = sum(u.bytes_read + u.bytes_written for u in cost.costs(unfused, hints))
     report.naive_peak_bytes = cost.naive_peak_bytes(unfused, hints)
-    report.peak_bytes = (cost.evaluate(graph.plan.arena_bytes, hints) if graph.plan is not None
+    report.peak_bytes = (evaluate_size(graph.plan.arena_bytes, hints, missing=1) if graph.plan is not None
                          else cost.naive_peak_bytes(graph, hints))
 
 

@@ -253,15 +253,15 @@ def test_dump_dir_from_environment(tmp_path, monkeypatch):
 
 def test_backend_is_registered_by_entry_point():
     points = importlib.metadata.entry_points(group="torch_dynamo_backends")
-    assert [p.value for p in points if p.name == "minicomp"] == ["minicomp.frontend.backend:minicomp"]
+    assert [p.value for p in points if p.name == "minicomp"] == ["minicomp.entry:minicomp"]
     assert "minicomp" in torch._dynamo.list_backends()
-    from minicomp.frontend.backend import minicomp as backend_function
+    from minicomp.entry import minicomp as backend_function
 
     assert torch._dynamo.lookup_backend("minicomp") is backend_function
 
 
 def test_backend_rejects_stray_keyword_arguments():
-    from minicomp.frontend.backend import minicomp as backend_function
+    from minicomp.entry import minicomp as backend_function
 
     with pytest.raises(minicomp.InvalidOptionError, match="options="):
         backend_function(torch.fx.symbolic_trace(add_one), [torch.ones(2)], fusion=False)

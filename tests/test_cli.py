@@ -11,7 +11,8 @@ import torch
 
 import minicomp
 from minicomp import cli
-from minicomp.frontend import backend, decompositions
+from minicomp import entry
+from minicomp.frontend import decompositions
 
 MINICOMP_SCRIPT = os.path.join(os.path.dirname(sys.executable), "minicomp")  # the console script
 
@@ -36,7 +37,7 @@ def test_demo_exits_1_when_compiled_outputs_are_wrong(monkeypatch, capsys):
         table[torch.ops.aten.gelu.default] = lambda x, approximate="none": torch.ops.aten.relu.default(x)
         return table
 
-    monkeypatch.setattr(backend, "decomposition_table", table_with_a_wrong_gelu)
+    monkeypatch.setattr(entry, "decomposition_table", table_with_a_wrong_gelu)
     assert cli.main(["demo"]) == 1
     assert "MISMATCH against eager PyTorch" in capsys.readouterr().out
 

@@ -21,7 +21,7 @@ from minicomp.kernels.loop_form import lower_kernel
 
 HEADER = ("import torch\nfrom minicomp.backends import cpp_runtime as rt\n"
           "from minicomp.backends.host_code import restride\nfrom minicomp.backends.host_program import slot\n"
-          "from minicomp.backends.triton_runtime import call_torch\n\n\n")
+          "from minicomp.backends.host_code import call_torch\n\n\n")
 
 
 @dataclasses.dataclass

@@ -259,13 +259,6 @@ def literal(value, dtype: DType) -> str:
 
 def extreme(dtype: DType, lowest: bool) -> str:
     """The identity of max (lowest=True) or min over `dtype`, in its compute type."""
-    if dtype.is_float:
-        return literal(float("-inf") if lowest else float("inf"), dtype)
-    if dtype is DType.BOOL:
-        return "false" if lowest else "true"
-    if dtype is DType.UINT8:
-        return "(uint8_t)0" if lowest else "(uint8_t)255"
-    bits = dtype.itemsize * 8
-    if bits == 64:
-        return "INT64_MIN" if lowest else "INT64_MAX"
-    return literal(-(2 ** (bits - 1)) if lowest else 2 ** (bits - 1) - 1, dtype)
+    if dtype is DType.INT64:
+        return "INT64_MIN" if lowest else "INT64_MAX"  # -2**63 has no literal: its minus applies to 2**63
+    return literal(dtype.lowest if lowest else dtype.highest, dtype)

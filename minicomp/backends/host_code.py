@@ -1,17 +1,20 @@
-"""Python code for sizes, shared by the host programs both backends generate."""
+"""What the host programs both backends generate share: Python code for sizes, and run-time help (eager's
+strides, torch fallbacks)."""
 
 from __future__ import annotations
 
 import hashlib
 import linecache
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import sympy
 import torch
 from sympy.printing.pycode import PythonCodePrinter
+from torch.utils._pytree import tree_flatten, tree_map
 
 from minicomp.ir import Graph, Node, Value
 from minicomp.ir.graph import size_symbols
+from minicomp.ir.shapes import evaluate_size
 
 
 class SizePrinter(PythonCodePrinter):
@@ -136,6 +139,31 @@ def torch_op(target: str) -> Any:
     for part in target.split("."):
         function = getattr(function, part)
     return function
+
+
+def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict, outputs: Optional[list] = None,
+               to_tensor: Callable = lambda array: array, from_tensor: Callable = torch.Tensor.contiguous,
+               ) -> Optional[list]:
+    """Run ATen op `target` with torch, the fallback for ops outside the primitive set: each Value in args and
+    kwargs is `to_tensor` of its entry in `values`, each size expression its number under `sizes`. The tensor
+    results are copied into the preallocated `outputs`, or, with outputs None (sizes known only once it ran, as
+    nonzero's), returned through `from_tensor` (contiguous, as kernels read them)."""
+    function = torch_op(target)
+
+    def resolve(leaf: Any) -> Any:
+        if isinstance(leaf, Value):
+            return to_tensor(values[leaf.name])
+        if isinstance(leaf, sympy.Basic):
+            return evaluate_size(leaf, sizes)
+        return leaf
+
+    result = function(*tree_map(resolve, args), **tree_map(resolve, kwargs))
+    tensors = [t for t in tree_flatten(result)[0] if isinstance(t, torch.Tensor)]
+    if outputs is None:
+        return [from_tensor(t) for t in tensors]
+    for out, tensor in zip(outputs, tensors):
+        out.copy_(tensor)
+    return None
 
 
 def run_source(source: str, filename: Optional[str]) -> dict:

@@ -70,23 +70,23 @@ def build_host_program(graph: Graph, write_kernel: Callable[[Kernel, str], Any])
     fallbacks: list[tuple] = []
     constants: list = []
     for item in graph.nodes:
-        if not isinstance(item, Kernel) and item.op is Op.CONSTANT:
+        if not item.is_kernel and item.op is Op.CONSTANT:
             constants.append(item.attrs["data"].payload)
             body.append(f"{item.output.name} = graph_data.constant({len(constants) - 1}, DEVICE)")
             continue
-        if not isinstance(item, Kernel) and item.op in VIEW:
+        if not item.is_kernel and item.op in VIEW:
             body.append(f"{item.output.name} = {_view_code(item)}")
             continue
-        if not isinstance(item, Kernel) and "binds" in item.attrs:
+        if not item.is_kernel and "binds" in item.attrs:
             body.append(bind_number(item, bound))
             continue
-        if not isinstance(item, Kernel) and item.op is Op.FALLBACK and unbound_sizes(item.outputs, bound):
+        if not item.is_kernel and item.op is Op.FALLBACK and unbound_sizes(item.outputs, bound):
             body.append(_fallback_line(item, fallbacks, preallocated=False))  # its sizes are known once it ran
             body += bind_result_sizes(item.outputs, bound)
             continue
         body += [f"{v.name} = {_allocate(v, plan)}" for v in item.outputs]
-        if isinstance(item, Kernel) or item.op not in (Op.MATMUL, Op.CONV, Op.FALLBACK, Op.SCATTER):
-            kernel = item if isinstance(item, Kernel) else _lone_kernel(item)
+        if item.is_kernel or item.op not in (Op.MATMUL, Op.CONV, Op.FALLBACK, Op.SCATTER):
+            kernel = item if item.is_kernel else _lone_kernel(item)
             written = write_kernel(kernel, f"kernel{len(kernels)}_{kernel.name}")
             kernels.append(written)
             body.append(_launch_line(len(kernels) - 1, written))
@@ -126,7 +126,7 @@ def _view_code(node: Node) -> str:
 
 
 def _lone_kernel(node: Node) -> Kernel:
-    inputs = list({id(v): v for v in node.inputs}.values())
+    inputs = list(dict.fromkeys(node.inputs))
     return Kernel(node.outputs[0].name, [node], inputs, list(node.outputs))
 
 
@@ -157,7 +157,7 @@ def _fallback_line(node: Node, fallbacks: list, preallocated: bool) -> str:
     """A torch call writing into the preallocated outputs, or returning its own when their sizes are unknown."""
     index = len(fallbacks)
     fallbacks.append((node.attrs["args"], node.attrs["kwargs"]))
-    values = "{" + ", ".join(f"{v.name!r}: {v.name}" for v in {id(v): v for v in node.inputs}.values()) + "}"
+    values = "{" + ", ".join(f"{v.name!r}: {v.name}" for v in dict.fromkeys(node.inputs)) + "}"
     outs = ", ".join(v.name for v in node.outputs)
     call = f"call_torch({node.attrs['target']!r}, *FALLBACKS[{index}], {values}, SIZES"
     if preallocated:

@@ -17,7 +17,7 @@ from torch.utils._pytree import tree_flatten
 from minicomp.backends import numpy_runtime as rt
 from minicomp.backends.host_code import (bind_number, bind_result_sizes, bind_sizes, return_line, run_source, size,
                                          size_value, sizes)
-from minicomp.ir import DType, Graph, Kernel, Node, Op, Value
+from minicomp.ir import DType, Graph, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, INTEGER_DIVISION, LAYOUT, REDUCTION, UNARY
 from minicomp.ir.printer import format_node
 
@@ -166,24 +166,21 @@ def generate(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]]
         body.append(f"arena = np.empty({size(plan.arena_bytes)}, dtype=np.uint8)  # every intermediate lives here")
     constants: list = []
     for item in graph.nodes:
-        if not isinstance(item, Kernel) and item.op is Op.CONSTANT:
+        if not item.is_kernel and item.op is Op.CONSTANT:
             constants.append(rt.to_numpy(item.attrs["data"].payload))
             body.append(f"{item.output.name} = CONSTANTS[{len(constants) - 1}]  # data the graph carries")
             continue
-        if not isinstance(item, Kernel) and _is_free(item):
+        if not item.is_kernel and _is_free(item):
             body.append(f"{item.outputs[0].name} = {node_code(item, [v.name for v in item.inputs])}")
             continue
-        if not isinstance(item, Kernel) and "binds" in item.attrs:
+        if not item.is_kernel and "binds" in item.attrs:
             body.append(bind_number(item, bound))
-        elif not isinstance(item, Kernel) and item.op is Op.FALLBACK:
+        elif not item.is_kernel and item.op is Op.FALLBACK:
             body.append(_fallback_line(item, fallbacks))
         else:
-            name = item.name if isinstance(item, Kernel) else f"kernel_{item.outputs[0].name}"
-            nodes = item.nodes if isinstance(item, Kernel) else [item]
-            reads = item.inputs if isinstance(item, Kernel) else _unique(item.inputs)
-            arguments = [v.name for v in reads] + _size_symbols(nodes)
-            kernels.append(_kernel_function(name, nodes, arguments, item.outputs))
-            body.append(f"{', '.join(v.name for v in item.outputs)} = {name}({', '.join(arguments)})")
+            arguments = [v.name for v in _unique(item.inputs)] + _size_symbols(item.nodes)  # a kernel's are unique
+            kernels.append(_kernel_function(item.name, item.nodes, arguments, item.outputs))
+            body.append(f"{', '.join(v.name for v in item.outputs)} = {item.name}({', '.join(arguments)})")
         body += bind_result_sizes(item.outputs, bound)
         if plan is not None:
             body += [f"{v.name} = rt.store(arena, {size(plan.offsets[v.name])}, {v.name})"
@@ -221,10 +218,7 @@ def _is_free(node: Node) -> bool:
 
 
 def _unique(values: list[Value]) -> list[Value]:
-    seen: dict[int, Value] = {}
-    for value in values:
-        seen.setdefault(id(value), value)
-    return list(seen.values())
+    return list(dict.fromkeys(values))
 
 
 def _size_symbols(nodes: list[Node]) -> list[str]:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import ml_dtypes
 import numpy as np
 import scipy.special
-import sympy
 import torch
-from torch.utils._pytree import tree_flatten, tree_map
 
+from minicomp.backends import host_code
 from minicomp.backends.checks import check_range, zero_division_error
-from minicomp.backends.host_code import torch_op
-from minicomp.ir import Value
 
 bfloat16 = np.dtype(ml_dtypes.bfloat16)
 erf = scipy.special.erf
@@ -133,17 +131,10 @@ def conv(x: np.ndarray, weight: np.ndarray, bias: Any, stride, padding, dilation
 CPU = torch.device("cpu")
 
 
-def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict) -> list[np.ndarray]:
-    """Run ATen op `target` with torch: the fallback for ops outside the primitive set."""
-    function = torch_op(target)
+def cpu_tensor(array: Any) -> torch.Tensor:
+    """A fresh CPU tensor holding `array`: what torch fallbacks read."""
+    return to_torch(array, CPU)
 
-    def to_tensor(leaf: Any) -> Any:
-        if isinstance(leaf, Value):
-            return to_torch(values[leaf.name], CPU)
-        if isinstance(leaf, sympy.Basic):
-            number = leaf.subs({symbol: sizes[str(symbol)] for symbol in leaf.free_symbols})
-            return int(number) if number.is_integer else float(number)
-        return leaf
 
-    result = function(*tree_map(to_tensor, args), **tree_map(to_tensor, kwargs))
-    return [to_numpy(t) for t in tree_flatten(result)[0] if isinstance(t, torch.Tensor)]
+# The fallback for ops outside the primitive set: torch on CPU tensors made from the arrays, numpy results.
+call_torch = functools.partial(host_code.call_torch, to_tensor=cpu_tensor, from_tensor=to_numpy)

@@ -17,7 +17,8 @@ import torch
 from minicomp.backends import triton_runtime as rt
 from minicomp.backends.triton_cache import load_module
 from minicomp.backends.host_program import GraphData, build_host_program
-from minicomp.backends.triton_codegen import KernelSource, write_kernel
+from minicomp.backends.triton_codegen import KernelSource
+from minicomp.backends.triton_loops import write_kernel
 from minicomp.ir import Graph
 
 
@@ -40,7 +41,7 @@ def generate(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]]
     header = ("import torch\nimport triton\nimport triton.language as tl\n"
               "from minicomp.backends import triton_math as tm\nfrom minicomp.backends import triton_runtime as rt\n"
               "from minicomp.backends.host_code import restride\n"
-              "from minicomp.backends.host_program import slot\nfrom minicomp.backends.triton_runtime import call_torch\n")
+              "from minicomp.backends.host_program import slot\nfrom minicomp.backends.host_code import call_torch\n")
     module_source = header + "\n\n" + "\n\n".join(k.source for k in kernels) + "\n\n" + host.source
     if keep_source:
         keep_source(module_source)

@@ -8,7 +8,8 @@ kept in registers at the kernel's own position, which fusion_rules guarantees is
 Low-precision floats are computed in float32 registers and rounded back to their type after every op.
 
 A reduction is persistent (the whole row in one block) when its row has at most MAX_PERSISTENT_ROW
-elements, known at compile time; otherwise triton_loops.LoopedKernelWriter loops over the row.
+elements, known at compile time; otherwise triton_loops.LoopedKernelWriter loops over the row
+(triton_loops.write_kernel picks the writer).
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ import dataclasses
 import sympy
 
 from minicomp.backends.checks import INDEX, SLOTS_PER_CHECK, ZERO_DIVISION
-from minicomp.ir import DType, Kernel, Node, Op, Value
-from minicomp.ir.ops import BINARY, COMPARISON, REDUCTION, UNARY, VIEW
-from minicomp.passes.fusion_rules import may_divide_by_zero
-from minicomp.ir.printer import format_node
 from minicomp.backends.triton_pointwise import (TRITON_TYPE, compute_type, extreme_literal, literal,
                                                 pointwise_code, rounded)
-from minicomp.passes.fusion_rules import signature_of
+from minicomp.ir import DType, Kernel, Node, Op, Value
+from minicomp.ir.ops import BINARY, COMPARISON, REDUCTION, UNARY, VIEW
+from minicomp.ir.printer import format_node
+from minicomp.ir.shapes import sizes_equal
+from minicomp.passes.fusion_rules import kernel_signature, may_divide_by_zero
 from minicomp.passes.split_reductions import MAX_ROW as MAX_PERSISTENT_ROW
+
 
 @dataclasses.dataclass
 class KernelSource:
@@ -53,9 +55,9 @@ class KernelWriter:
         self.lines: list[str] = []
         self.memo: dict = {}
         self.sizes: dict[str, sympy.Expr] = {}
-        self.producer = {id(v): node for node in kernel.nodes for v in node.outputs}
+        self.producer = {v: node for node in kernel.nodes for v in node.outputs}
         self.inputs = list(kernel.inputs)
-        self.signature = next((s for s in map(signature_of, kernel.nodes) if s is not None), None)
+        self.signature = kernel_signature(kernel)
         self.after_reduction = self._after_reduction()
         self.names = 0
         self.checks: list[str] = []
@@ -105,12 +107,12 @@ class KernelWriter:
     # -- values ---------------------------------------------------------------------------
     def emit(self, value: Value, index: str, mask: str) -> str:
         """The name of a Triton variable holding `value` at linear `index` (masked by `mask`)."""
-        node = self.producer.get(id(value))
-        if node is not None and id(node) in self.after_reduction:
+        node = self.producer.get(value)
+        if node is not None and node in self.after_reduction:
             return self.own(value)
         if node is not None and node.op in VIEW:
             return self.emit(node.inputs[0], self.view_index(node, index), mask)
-        key = (id(value), index, mask)
+        key = (value, index, mask)
         if key not in self.memo:
             self.memo[key] = self.define(self.compute(value, node, index, mask), "v")
         return self.memo[key]
@@ -228,10 +230,10 @@ class KernelWriter:
     # -- reductions ----------------------------------------------------------------------
     def own(self, value: Value) -> str:
         """A value computed once at the kernel's own position (its row or its element)."""
-        key = ("own", id(value))
+        key = ("own", value)
         if key in self.memo:
             return self.memo[key]
-        node = self.producer[id(value)]
+        node = self.producer[value]
         if node.op in VIEW:
             self.memo[key] = self.own(node.inputs[0])
             return self.memo[key]
@@ -240,7 +242,7 @@ class KernelWriter:
             code = self.reduction(node)
         else:
             index, mask = self.position(value)
-            args = [self.own(v) if id(self.producer.get(id(v))) in self.after_reduction else self.emit(v, index, mask)
+            args = [self.own(v) if self.producer.get(v) in self.after_reduction else self.emit(v, index, mask)
                     for v in node.inputs]
             self.check_divisor(node, args, mask)
             code = pointwise_code(node, args)
@@ -249,7 +251,7 @@ class KernelWriter:
 
     def position(self, value: Value) -> tuple[str, str]:
         """(index, mask) of a value at the kernel's own position: full-size element or row."""
-        if self.signature is None or _equal(value.numel, self.full_size):
+        if self.signature is None or sizes_equal(value.numel, self.full_size):
             return "lindex", "lmask"
         return "xindex", "xmask"
 
@@ -276,17 +278,17 @@ class KernelWriter:
         return self.signature.outer * self.signature.reduced
 
     def _after_reduction(self) -> set:
-        result: set[int] = set()
+        result: set[Node] = set()
         for node in self.kernel.nodes:
-            upstream = [self.producer.get(id(v)) for v in node.inputs]
-            if node.op in REDUCTION or any(p is not None and id(p) in result for p in upstream):
-                result.add(id(node))
+            upstream = [self.producer.get(v) for v in node.inputs]
+            if node.op in REDUCTION or any(p is not None and p in result for p in upstream):
+                result.add(node)
         return result
 
     # -- the whole kernel ----------------------------------------------------------------
     def store(self, position: int, value: Value) -> str:
         index, mask = self.position(value)
-        stored = self.own(value) if id(self.producer[id(value)]) in self.after_reduction \
+        stored = self.own(value) if self.producer[value] in self.after_reduction \
             else self.emit(value, index, mask)
         block = "[XBLOCK]" if self.signature is None else ("[XBLOCK, RBLOCK]" if index == "lindex" else "[XBLOCK, 1]")
         return (f"tl.store(out_ptr{position} + ({index}), tl.broadcast_to({stored}, {block})"
@@ -351,20 +353,7 @@ class KernelWriter:
         return lines
 
 
-def _equal(a, b) -> bool:
-    return sympy.simplify(sympy.sympify(a) - sympy.sympify(b)) == 0
-
-
 def needs_loop(reduced) -> bool:
     """Rows of unknown or large length are reduced in a loop; small known ones in one block."""
     reduced = sympy.sympify(reduced)
     return not reduced.is_Integer or int(reduced) > MAX_PERSISTENT_ROW
-
-
-def write_kernel(kernel: Kernel, name: str) -> KernelSource:
-    """Triton source for `kernel` under the function name `name`."""
-    from minicomp.backends.triton_loops import LoopedKernelWriter  # it builds on this module
-
-    signature = next((s for s in map(signature_of, kernel.nodes) if s is not None), None)
-    looped = signature is not None and needs_loop(signature.reduced)
-    return (LoopedKernelWriter if looped else KernelWriter)(kernel).write(name)

@@ -5,16 +5,19 @@ reduction that reads another one's result, like softmax's sum after its max, nee
 each folding its chunk into an [XBLOCK, RBLOCK] accumulator that is reduced once after the loop
 (argmax carries the index beside the value), then a last loop that recomputes and stores the
 full-size outputs. Everything else (indices, loads, pointwise code) is KernelWriter's.
+
+`write_kernel` chooses between the two writers, here since this module builds on triton_codegen.
 """
 
 from __future__ import annotations
 
 import contextlib
 
-from minicomp.backends.triton_codegen import KernelWriter
+from minicomp.backends.triton_codegen import KernelSource, KernelWriter, needs_loop
 from minicomp.backends.triton_pointwise import compute_type, extreme_literal, rounded
-from minicomp.ir import DType, Node, Op
+from minicomp.ir import DType, Kernel, Node, Op
 from minicomp.ir.ops import REDUCTION
+from minicomp.passes.fusion_rules import kernel_signature
 
 
 class LoopedKernelWriter(KernelWriter):
@@ -35,14 +38,14 @@ class LoopedKernelWriter(KernelWriter):
 
     def reduction_levels(self) -> list[list[Node]]:
         """Reductions grouped by how many reductions they read through: each group is one loop."""
-        depth: dict[int, int] = {}
+        depth: dict[Node, int] = {}
         for node in self.kernel.nodes:
-            upstream = max((depth.get(id(self.producer.get(id(v))), 0) for v in node.inputs), default=0)
-            depth[id(node)] = upstream + (1 if node.op in REDUCTION else 0)
+            upstream = max((depth.get(self.producer.get(v), 0) for v in node.inputs), default=0)
+            depth[node] = upstream + (1 if node.op in REDUCTION else 0)
         levels: dict[int, list[Node]] = {}
         for node in self.kernel.nodes:
             if node.op in REDUCTION:
-                levels.setdefault(depth[id(node)], []).append(node)
+                levels.setdefault(depth[node], []).append(node)
         return [levels[level] for level in sorted(levels)]
 
     def loop(self, fill) -> list[str]:
@@ -101,10 +104,17 @@ class LoopedKernelWriter(KernelWriter):
             body = self.loop(lambda: [self.accumulate(node, before, after) for node in level])
             self.lines += before + body
             for node, final in after:
-                self.memo[("own", id(node.output))] = self.define(rounded(node, final), "r")
+                self.memo[("own", node.output)] = self.define(rounded(node, final), "r")
         outputs = list(enumerate(self.kernel.outputs))
         full = {i for i, v in outputs if self.position(v)[0] == "lindex"}
         if full:
             self.lines += self.loop(lambda: self.lines.extend(self.store(i, v) for i, v in outputs if i in full))
         self.lines += [self.store(i, v) for i, v in outputs if i not in full]
         return self.lines
+
+
+def write_kernel(kernel: Kernel, name: str) -> KernelSource:
+    """Triton source for `kernel` under the function name `name`: looped when its rows need it (needs_loop)."""
+    signature = kernel_signature(kernel)
+    looped = signature is not None and needs_loop(signature.reduced)
+    return (LoopedKernelWriter if looped else KernelWriter)(kernel).write(name)

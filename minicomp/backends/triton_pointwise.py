@@ -77,7 +77,7 @@ def pointwise_code(node: Node, args: list[str]) -> str:
         if op is Op.SIGN and dtype is DType.BOOL:
             return args[0]  # a bool is its own sign (and int1 values cannot be subtracted)
         if op is Op.BITWISE_NOT and dtype is DType.UINT8:
-            return f"({args[0]} ^ 255).to(tl.uint8)"  # `~` xors with -1, which uint8 cannot hold
+            return f"({args[0]} ^ {DType.UINT8.highest}).to(tl.uint8)"  # `~` xors with -1, which uint8 cannot hold
         return UNARY_CODE[op].format(*args)
     if dtype is DType.BOOL and op in BOOL_CODE:
         return BOOL_CODE[op].format(*args)  # int1 arithmetic would wrap: True + True is True in torch
@@ -107,11 +107,4 @@ def literal(value) -> str:
 
 def extreme_literal(dtype: DType, lowest: bool) -> str:
     """The identity of max (lowest=True) or min over `dtype`."""
-    if dtype.is_float:
-        return 'float("-inf")' if lowest else 'float("inf")'
-    if dtype is DType.BOOL:
-        return "0" if lowest else "1"
-    bits = dtype.itemsize * 8
-    if dtype is DType.UINT8:
-        return "0" if lowest else "255"
-    return str(-(2 ** (bits - 1))) if lowest else str(2 ** (bits - 1) - 1)
+    return literal(dtype.lowest if lowest else dtype.highest)

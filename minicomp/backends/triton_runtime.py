@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any, Optional
 
-import sympy
 import torch
-from torch.utils._pytree import tree_flatten, tree_map
 
 from minicomp.backends import triton_cache
 from minicomp.backends.checks import SLOTS_PER_CHECK, check_range, raise_failed
 from minicomp.errors import BackendUnavailableError
-from minicomp.backends.host_code import torch_op
-from minicomp.ir import Value
+from minicomp.ir.shapes import evaluate_size
 
 
 def interpreting() -> bool:
@@ -51,8 +47,8 @@ class Launcher:
         self.key = hashlib.sha256(source.source.encode()).hexdigest()[:16]
 
     def __call__(self, inputs: list, outputs: list, sizes: list, bound: dict) -> None:
-        outer = _evaluate(self.source.outer, bound)
-        reduced = _evaluate(self.source.reduced, bound)
+        outer = evaluate_size(self.source.outer, bound)
+        reduced = evaluate_size(self.source.reduced, bound)
         if outer == 0:
             return
         inputs = [x.contiguous() for x in inputs]
@@ -117,34 +113,6 @@ def time_kernel(launch) -> float:
     from triton.testing import do_bench
 
     return do_bench(launch, warmup=5, rep=20)
-
-
-def _evaluate(expr, bound: dict) -> int:
-    expr = sympy.sympify(expr)
-    if expr.free_symbols:
-        expr = expr.subs({s: bound[str(s)] for s in expr.free_symbols})
-    return int(expr)
-
-
-def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict, outputs: Optional[list]) -> Any:
-    """Run ATen op `target` with torch and copy its results into the preallocated outputs; with outputs None
-    (sizes known only once it ran, as nonzero's), return its results, contiguous as kernels read them."""
-    function = torch_op(target)
-
-    def resolve(leaf: Any) -> Any:
-        if isinstance(leaf, Value):
-            return values[leaf.name]
-        if isinstance(leaf, sympy.Basic):
-            number = leaf.subs({symbol: sizes[str(symbol)] for symbol in leaf.free_symbols})
-            return int(number) if number.is_integer else float(number)
-        return leaf
-
-    result = function(*tree_map(resolve, args), **tree_map(resolve, kwargs))
-    tensors = [t for t in tree_flatten(result)[0] if isinstance(t, torch.Tensor)]
-    if outputs is None:
-        return [t.contiguous() for t in tensors]
-    for out, tensor in zip(outputs, tensors):
-        out.copy_(tensor)
 
 
 def scatter(base: torch.Tensor, axis: int, index: torch.Tensor, source: torch.Tensor, out: torch.Tensor,

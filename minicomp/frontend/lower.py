@@ -19,6 +19,7 @@ from minicomp.ir import DType, Graph, Value
 from minicomp.ir.graph import size_symbols
 from minicomp.ir.ops import ShapeError
 from minicomp.ir.printer import format_type
+from minicomp.ir.shapes import shapes_equal
 
 
 @dataclasses.dataclass
@@ -243,9 +244,7 @@ def _check_against_meta(result: Any, meta: Any) -> None:
     for value, expected in zip(results, metas):
         if isinstance(expected, torch.Tensor):
             shape = tuple(sym(s) for s in expected.shape)
-            same = (isinstance(value, Value) and len(value.shape) == len(shape)
-                    and all(sympy.simplify(a - b) == 0 for a, b in zip(value.shape, shape))
-                    and value.dtype == ir_dtype(expected.dtype))
+            same = isinstance(value, Value) and shapes_equal(value.shape, shape) and value.dtype == ir_dtype(expected.dtype)
             if not same:
                 got = format_type(value) if isinstance(value, Value) else repr(value)
                 raise Unsupported(f"lowering produced {got}, torch expects {expected.dtype}{list(shape)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 
 
 class DType(enum.Enum):
@@ -36,6 +37,29 @@ class DType(enum.Enum):
     @property
     def is_integer(self) -> bool:
         return self in (DType.UINT8, DType.INT8, DType.INT16, DType.INT32, DType.INT64)
+
+    @property
+    def lowest(self):
+        """The smallest value of the type (False, an int, or -inf): the identity of a max reduction."""
+        if self.is_float:
+            return -math.inf
+        if self is DType.BOOL:
+            return False
+        return 0 if self is DType.UINT8 else -(1 << (8 * self.itemsize - 1))  # two's complement
+
+    @property
+    def highest(self):
+        """The largest value of the type (True, an int, or inf): the identity of a min reduction."""
+        if self.is_float:
+            return math.inf
+        if self is DType.BOOL:
+            return True
+        bits = 8 * self.itemsize
+        return (1 << bits) - 1 if self is DType.UINT8 else (1 << (bits - 1)) - 1
+
+    def wrap(self, value: int) -> int:
+        """An integer wrapped into this integer type's range, as C casts and torch do (-1 as uint8 is 255)."""
+        return (int(value) - self.lowest) % (self.highest - self.lowest + 1) + self.lowest
 
     @property
     def full_name(self) -> str:

@@ -37,7 +37,10 @@ class Value:
 
 @dataclasses.dataclass(eq=False)
 class Node:
-    """One primitive op applied to input Values, producing output Values (one, except fallbacks)."""
+    """One primitive op applied to input Values, producing output Values (one, except fallbacks).
+
+    Like a Kernel, a node of a graph has `inputs`, `outputs`, `nodes`, `name` and `is_kernel`, so code
+    walking a graph's items treats both alike."""
 
     op: Op
     inputs: list
@@ -54,6 +57,22 @@ class Node:
     def is_extern(self) -> bool:
         return self.op in EXTERN
 
+    @property
+    def nodes(self) -> list:
+        """The primitive nodes it runs, as for a Kernel: itself."""
+        return [self]
+
+    @property
+    def name(self) -> str:
+        """What it is called when it runs on its own (reports, generated functions): kernel_<first output>,
+        or bind_<symbol> for a node binding a size (tensor.item()'s u0), which has no output."""
+        return f"kernel_{self.outputs[0].name}" if self.outputs else f"bind_{self.attrs['binds']}"
+
+    @property
+    def is_kernel(self) -> bool:
+        """False: a lone node (a Kernel says True)."""
+        return False
+
 
 @dataclasses.dataclass(eq=False)
 class Kernel:
@@ -68,6 +87,11 @@ class Kernel:
     @property
     def ops(self) -> list:
         return [node.op for node in self.nodes]
+
+    @property
+    def is_kernel(self) -> bool:
+        """True: a fused region (a Node says False)."""
+        return True
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -165,10 +189,7 @@ class Graph:
     def all_nodes(self) -> Iterator[Node]:
         """Every primitive node, looking inside kernels."""
         for item in self.nodes:
-            if isinstance(item, Kernel):
-                yield from item.nodes
-            else:
-                yield item
+            yield from item.nodes
 
     def copy_shell(self) -> "Graph":
         """An empty graph with the same name, inputs, symbols and naming state, for passes to fill."""

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import sympy
 
 from minicomp.ir.dtypes import DType
+from minicomp.ir.shapes import shapes_equal, sizes_equal
 
 
 class Op(enum.Enum):
@@ -143,14 +144,14 @@ def infer(op: Op, inputs: Sequence[tuple[DType, Shape]], attrs: dict[str, Any]) 
     if op in BINARY or op in COMPARISON:
         (a_dtype, a_shape), (b_dtype, b_shape) = inputs
         _require(a_dtype == b_dtype, op, f"input dtypes differ: {a_dtype!r} vs {b_dtype!r}")
-        _require(_same_shape(a_shape, b_shape), op, f"input shapes differ: {a_shape} vs {b_shape}")
+        _require(shapes_equal(a_shape, b_shape), op, f"input shapes differ: {a_shape} vs {b_shape}")
         _check_dtype(op, a_dtype)
         return (DType.BOOL if op in COMPARISON else a_dtype), a_shape
     if op is Op.WHERE:
         (c_dtype, c_shape), (a_dtype, a_shape), (b_dtype, b_shape) = inputs
         _require(c_dtype is DType.BOOL, op, "condition must be bool")
         _require(a_dtype == b_dtype, op, f"branch dtypes differ: {a_dtype!r} vs {b_dtype!r}")
-        _require(_same_shape(c_shape, a_shape) and _same_shape(a_shape, b_shape), op, "shapes differ")
+        _require(shapes_equal(c_shape, a_shape) and shapes_equal(a_shape, b_shape), op, "shapes differ")
         return a_dtype, a_shape
     if op is Op.CAST:
         (_, shape), = inputs
@@ -172,13 +173,13 @@ def infer(op: Op, inputs: Sequence[tuple[DType, Shape]], attrs: dict[str, Any]) 
         (dtype, shape), (i_dtype, i_shape), (s_dtype, s_shape) = inputs
         _require(attrs["reduce"] in SCATTER_REDUCTIONS, op, f"reduce must be one of {SCATTER_REDUCTIONS}")
         _require(i_dtype is DType.INT64 and s_dtype == dtype, op, "index int64, source like input")
-        _require(_same_shape(i_shape, s_shape), op, "index and source shapes differ")
+        _require(shapes_equal(i_shape, s_shape), op, "index and source shapes differ")
         return dtype, shape
     if op is Op.MATMUL:
         (a_dtype, a_shape), (b_dtype, b_shape) = inputs
         _require(a_dtype == b_dtype and len(a_shape) == len(b_shape) >= 2, op, "operands must match")
-        _require(_same_shape(a_shape[:-2], b_shape[:-2]), op, "batch dims differ")
-        _require(sympy.simplify(a_shape[-1] - b_shape[-2]) == 0, op, "contraction sizes differ")
+        _require(shapes_equal(a_shape[:-2], b_shape[:-2]), op, "batch dims differ")
+        _require(sizes_equal(a_shape[-1], b_shape[-2]), op, "contraction sizes differ")
         return a_dtype, tuple(a_shape[:-1]) + (b_shape[-1],)
     if op is Op.CONV:
         return _infer_conv(inputs, attrs)
@@ -203,7 +204,7 @@ def _infer_layout(op, inputs, attrs):
     (dtype, shape) = inputs[0]
     if op is Op.RESHAPE:
         new = tuple(attrs["shape"])
-        _require(sympy.simplify(_numel(shape) - _numel(new)) == 0, op, f"cannot reshape {shape} to {new}")
+        _require(sizes_equal(_numel(shape), _numel(new)), op, f"cannot reshape {shape} to {new}")
         return dtype, new
     if op is Op.PERMUTE:
         dims = attrs["dims"]
@@ -248,10 +249,6 @@ def _infer_conv(inputs, attrs):
 
 def _numel(shape) -> sympy.Expr:
     return sympy.Mul(*shape) if shape else sympy.Integer(1)
-
-
-def _same_shape(a, b) -> bool:
-    return len(a) == len(b) and all(sympy.simplify(x - y) == 0 for x, y in zip(a, b))
 
 
 def _check_dtype(op: Op, dtype: DType) -> None:

@@ -66,7 +66,7 @@ def format_graph(graph: Graph) -> str:
                        for v in graph.inputs)
     lines = [f"graph {graph.name}({params}) {{"]
     for item in graph.nodes:
-        if isinstance(item, Kernel):
+        if item.is_kernel:
             lines += format_kernel(item)
         else:
             lines.append(format_node(item))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sympy
-
-from minicomp.ir.graph import Graph, Kernel, Node, Value
+from minicomp.ir.graph import Graph, Node, Value
 from minicomp.ir.ops import Op, ShapeError, infer
+from minicomp.ir.shapes import shapes_equal
 
 
 class VerificationError(AssertionError):
@@ -14,36 +13,35 @@ class VerificationError(AssertionError):
 
 def verify(graph: Graph) -> None:
     """Raise VerificationError unless every value is defined once, before use, with the type its op gives."""
-    defined: set[int] = {id(v) for v in graph.tensor_inputs}
+    defined: set[Value] = set(graph.tensor_inputs)
     names: set[str] = {v.name for v in graph.tensor_inputs}
     for item in graph.nodes:
-        nodes = item.nodes if isinstance(item, Kernel) else [item]
-        if isinstance(item, Kernel):
+        if item.is_kernel:
             _check_uses(item.inputs, defined, f"kernel {item.name}")
         inner = set(defined)
-        for node in nodes:
+        for node in item.nodes:
             _check_uses(node.inputs, inner, _describe(node))
             _check_types(node)
             for value in node.outputs:
                 if value.name in names:
                     raise VerificationError(f"{_describe(node)}: name {value.name} defined twice")
                 names.add(value.name)
-                inner.add(id(value))
-        if isinstance(item, Kernel):
+                inner.add(value)
+        if item.is_kernel:
             for value in item.outputs:
-                if id(value) not in inner:
+                if value not in inner:
                     raise VerificationError(f"kernel {item.name}: writes {value.name} which no node produces")
-            defined |= {id(v) for v in item.outputs}
+            defined |= set(item.outputs)
         else:
             defined = inner
     for output in graph.outputs:
-        if isinstance(output, Value) and id(output) not in defined:
+        if isinstance(output, Value) and output not in defined:
             raise VerificationError(f"graph output {output.name} is never defined")
 
 
 def _check_uses(values, defined, where):
     for value in values:
-        if id(value) not in defined:
+        if value not in defined:
             raise VerificationError(f"{where}: uses {value.name} before it is defined")
 
 
@@ -55,8 +53,7 @@ def _check_types(node: Node) -> None:
     except ShapeError as error:
         raise VerificationError(f"{_describe(node)}: {error}") from error
     out = node.output
-    same = len(shape) == len(out.shape) and all(sympy.simplify(a - b) == 0 for a, b in zip(shape, out.shape))
-    if dtype != out.dtype or not same:
+    if dtype != out.dtype or not shapes_equal(shape, out.shape):
         raise VerificationError(f"{_describe(node)}: output typed {out.dtype!r}{list(out.shape)}, "
                                 f"rule gives {dtype!r}{list(shape)}")
 

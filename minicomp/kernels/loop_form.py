@@ -23,7 +23,8 @@ from minicomp.backends.checks import INDEX, ZERO_DIVISION
 from minicomp.ir import DType, Kernel, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, REDUCTION, UNARY, VIEW
 from minicomp.kernels.indexing import Ranges, delinearize, linearize, loop_variable, value_symbol
-from minicomp.passes.fusion_rules import equal, may_divide_by_zero, signature_of
+from minicomp.ir.shapes import sizes_equal as equal
+from minicomp.passes.fusion_rules import kernel_signature, may_divide_by_zero
 
 
 @dataclasses.dataclass(eq=False)
@@ -105,13 +106,12 @@ class _Builder:
     def __init__(self, kernel: Kernel, name: str):
         self.kernel, self.name = kernel, name
         self.producer = {v: node for node in kernel.nodes for v in node.outputs}
-        self.producer_by_id = {id(v): node for v, node in self.producer.items()}
-        signature = next((s for s in map(signature_of, kernel.nodes) if s is not None), None)
+        signature = kernel_signature(kernel)
         if signature is None:
             self.shape, self.axes = tuple(kernel.outputs[0].shape), ()
         else:
             self.shape, self.axes = tuple(signature.shape), tuple(signature.axes)
-        self.variables = [sympy.Integer(0) if equal(extent, 1) else loop_variable(axis)
+        self.variables = [sympy.Integer(0) if sizes_equal(extent, 1) else loop_variable(axis)
                           for axis, extent in enumerate(self.shape)]
         self.reduced_variables = {self.variables[axis] for axis in self.axes} - {sympy.Integer(0)}
         self.ranges = Ranges({v: n for v, n in zip(self.variables, self.shape) if v != 0})
@@ -128,7 +128,7 @@ class _Builder:
     def build(self) -> LoopKernel:
         stores = []
         for position, value in enumerate(self.kernel.outputs):
-            row = bool(self.axes) and not equal(value.numel, self.full_size)
+            row = bool(self.axes) and not sizes_equal(value.numel, self.full_size)
             index = self.row_index if row else self.full_index
             node = self.producer[value]
             statement = self.own(value) if node in self.after_reduction else self.emit(value, index, None)
@@ -202,7 +202,7 @@ class _Builder:
             for position, axis in enumerate(node.attrs["dims"]):
                 inner[axis] = coordinates[position]
         elif node.op is Op.EXPAND:
-            inner = [sympy.Integer(0) if equal(source.shape[i], 1) and not equal(out.shape[i], 1) else c
+            inner = [sympy.Integer(0) if sizes_equal(source.shape[i], 1) and not sizes_equal(out.shape[i], 1) else c
                      for i, c in enumerate(coordinates)]
         else:  # slice
             axis = node.attrs["axis"]
@@ -256,7 +256,7 @@ class _Builder:
 
     def check_divisor(self, node: Node, args: list, guard) -> None:
         """An integer floor division, remainder or fmod raises for a zero divisor, as in torch."""
-        if not may_divide_by_zero(node, self.producer_by_id):
+        if not may_divide_by_zero(node, self.producer):
             return
         self.checks.append(ZERO_DIVISION)
         self.add("check", DType.BOOL, check=ZERO_DIVISION, args=[args[1]], guard=guard,
@@ -270,7 +270,7 @@ class _Builder:
             return self.own(node.inputs[0])
         if node.op in REDUCTION:
             return self.add("reduce", value.dtype, node=node, args=[self.emit(node.inputs[0], self.full_index, None)])
-        full = not self.axes or equal(value.numel, self.full_size)
+        full = not self.axes or sizes_equal(value.numel, self.full_size)
         index = self.full_index if full else self.row_index
         args = [self.own(v) if self.producer.get(v) in self.after_reduction else self.emit(v, index, None)
                 for v in node.inputs]

@@ -6,8 +6,10 @@ import dataclasses
 
 import sympy
 
-from minicomp.ir.graph import Graph, Kernel, Value
+from minicomp.ir.graph import Graph, Value
 from minicomp.ir.ops import EXTERN, VIEW, Op
+from minicomp.ir.shapes import evaluate_size
+from minicomp.passes.views import view_roots
 
 
 @dataclasses.dataclass
@@ -23,26 +25,19 @@ class KernelCost:
 
 def launch_units(graph: Graph) -> list:
     """What runs as one launch: each Kernel, and each unfused node that is neither a view nor constant data."""
-    return [item for item in graph.nodes if isinstance(item, Kernel) or (item.op not in VIEW and item.op is not Op.CONSTANT)]
-
-
-def unit_name(item) -> str:
-    if isinstance(item, Kernel):
-        return item.name
-    return f"kernel_{item.outputs[0].name}" if item.outputs else f"bind_{item.attrs['binds']}"
+    return [item for item in graph.nodes if item.is_kernel or (item.op not in VIEW and item.op is not Op.CONSTANT)]
 
 
 def costs(graph: Graph, hints: dict) -> list[KernelCost]:
-    """Bytes read and written per launch unit, with symbolic sizes evaluated at `hints`."""
+    """Bytes read and written per launch unit, with symbolic sizes evaluated at `hints` (1 for a size without one)."""
     storage = view_roots(graph)
     result = []
     for item in launch_units(graph):
-        nodes = item.nodes if isinstance(item, Kernel) else [item]
-        reads = {id(storage.get(id(v), v)): storage.get(id(v), v) for v in item.inputs}
-        read = sum(evaluate(_bytes_read(v, nodes), hints) for v in reads.values())
-        written = sum(evaluate(v.nbytes, hints) for v in item.outputs)
-        extern = not isinstance(item, Kernel) and item.op in EXTERN
-        result.append(KernelCost(unit_name(item), [n.op.value for n in nodes], read, written, extern))
+        reads = dict.fromkeys(storage.get(v, v) for v in item.inputs)  # each buffer once, views as what they view
+        read = sum(evaluate_size(_bytes_read(v, item.nodes), hints, missing=1) for v in reads)
+        written = sum(evaluate_size(v.nbytes, hints, missing=1) for v in item.outputs)
+        extern = not item.is_kernel and item.op in EXTERN
+        result.append(KernelCost(item.name, [n.op.value for n in item.nodes], read, written, extern))
     return result
 
 
@@ -58,25 +53,6 @@ def _bytes_read(buffer: Value, nodes: list) -> sympy.Expr:
 def naive_peak_bytes(graph: Graph, hints: dict) -> int:
     """Memory for intermediates if every buffer got its own allocation (graph inputs and outputs excluded)."""
     roots = view_roots(graph)
-    excluded = {id(v) for v in graph.tensor_inputs}
-    excluded |= {id(roots.get(id(o), o)) for o in graph.outputs if isinstance(o, Value)}
-    return sum(evaluate(v.nbytes, hints) for item in launch_units(graph) for v in item.outputs if id(v) not in excluded)
-
-
-def evaluate(expr, hints: dict) -> int:
-    """An integer from a size expression, substituting example sizes for symbols."""
-    expr = sympy.sympify(expr)
-    if expr.free_symbols:
-        expr = expr.subs({s: hints.get(str(s), 1) for s in expr.free_symbols})
-    return int(expr)
-
-
-def view_roots(graph: Graph) -> dict[int, Value]:
-    """For each value made by a chain of views, the buffer it reads (views move no bytes)."""
-    roots: dict[int, Value] = {}
-    for node in graph.all_nodes():
-        if node.op in VIEW:
-            source = node.inputs[0]
-            roots[id(node.output)] = roots.get(id(source), source)
-    return roots
-
+    excluded = set(graph.tensor_inputs) | {roots.get(o, o) for o in graph.outputs if isinstance(o, Value)}
+    return sum(evaluate_size(v.nbytes, hints, missing=1) for item in launch_units(graph) for v in item.outputs
+               if v not in excluded)

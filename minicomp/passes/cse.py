@@ -15,7 +15,7 @@ def cse(graph: Graph) -> Graph:
     def rule(node: Node, new: Graph):
         if node.op is Op.FALLBACK:
             return None
-        key = (node.op, tuple(id(v) for v in node.inputs), format_attr(node.attrs))
+        key = (node.op, tuple(node.inputs), format_attr(node.attrs))
         if key in seen:
             return seen[key]
         seen[key] = node.output

@@ -10,6 +10,7 @@ import sympy
 
 from minicomp.ir.graph import Graph, Node, Value
 from minicomp.ir.ops import REDUCTION, Op
+from minicomp.ir.shapes import shapes_equal
 from minicomp.passes.rewrite import rebuild
 
 # op -> (constant that leaves the other operand unchanged, which operand may be that constant)
@@ -23,14 +24,14 @@ IDENTITIES = {
 
 def fold(graph: Graph) -> Graph:
     """Apply the folding rules once, in order; later passes see the simplified graph."""
-    constants: dict[int, Node] = {}
+    constants: dict[Value, Node] = {}
 
     def rule(node: Node, new: Graph) -> Optional[Value]:
         replacement = _fold_node(node, constants, new)
         if replacement is None and node.op is Op.FULL:
-            constants[id(node.output)] = node
+            constants[node.output] = node
         elif new.nodes and new.nodes[-1].op is Op.FULL and new.nodes[-1].output is replacement:
-            constants[id(replacement)] = new.nodes[-1]
+            constants[replacement] = new.nodes[-1]
         return replacement
 
     return rebuild(graph, rule)
@@ -44,7 +45,7 @@ def _fold_node(node: Node, constants: dict, new: Graph) -> Optional[Value]:
     if node.op in (Op.RESHAPE, Op.EXPAND, Op.CAST, Op.PERMUTE) and _same_type(node.inputs[0], node.output):
         if node.op is not Op.PERMUTE or list(node.attrs["dims"]) == sorted(node.attrs["dims"]):
             return node.inputs[0]
-    source = constants.get(id(node.inputs[0])) if node.inputs else None
+    source = constants.get(node.inputs[0]) if node.inputs else None
     float_to_integer = node.op is Op.CAST and isinstance(source and source.attrs["value"], float) \
         and not node.output.dtype.is_float
     if source is not None and node.op in (Op.EXPAND, Op.RESHAPE, Op.CAST) and not float_to_integer:
@@ -56,7 +57,7 @@ def _fold_node(node: Node, constants: dict, new: Graph) -> Optional[Value]:
     if node.op in IDENTITIES:
         _, positions = IDENTITIES[node.op]
         for position in positions:
-            constant = constants.get(id(node.inputs[position]))
+            constant = constants.get(node.inputs[position])
             other = node.inputs[1 - position]
             if constant is not None and _is_neutral(node.op, constant.attrs["value"], other.dtype) \
                     and _same_type(other, node.output):
@@ -75,8 +76,7 @@ def _is_neutral(op: Op, value, dtype) -> bool:
 
 
 def _same_type(a: Value, b: Value) -> bool:
-    return a.dtype == b.dtype and len(a.shape) == len(b.shape) and all(
-        sympy.simplify(x - y) == 0 for x, y in zip(a.shape, b.shape))
+    return a.dtype == b.dtype and shapes_equal(a.shape, b.shape)
 
 
 def _convert(value, source, target):
@@ -87,10 +87,7 @@ def _convert(value, source, target):
     if target.name == "BOOL":
         return bool(value)
     if target.is_integer:
-        bits = 8 * target.itemsize
-        signed = target.name != "UINT8"
-        wrapped = int(value) % (1 << bits)  # integer casts wrap around, like C and torch
-        return wrapped - (1 << bits) if signed and wrapped >= 1 << (bits - 1) else wrapped
+        return target.wrap(value)  # integer casts wrap around, like C and torch
     if not source.is_float:  # an integer or bool: exact as a Python float below 2**53
         return float(value) if abs(value) < 2 ** 53 else None
     value = float(value)

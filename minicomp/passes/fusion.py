@@ -15,6 +15,7 @@ from typing import Optional, Union
 
 from minicomp.ir.graph import Graph, Node, Value, size_symbols
 from minicomp.ir.ops import REDUCTION
+from minicomp.ir.shapes import evaluate_size, sizes_equal
 from minicomp.passes import fusion_rules as rules
 from minicomp.passes.kernels import build_kernels
 
@@ -32,18 +33,18 @@ class Fuser:
 
     def __init__(self, graph: Graph):
         self.graph = graph
-        self.position = {id(node): index for index, node in enumerate(graph.nodes)}
-        self.producers = {id(v): node for node in graph.nodes for v in node.outputs}
+        self.position = {node: index for index, node in enumerate(graph.nodes)}
+        self.producers = {v: node for node in graph.nodes for v in node.outputs}
         self.binders = {node.attrs["binds"]: node for node in graph.nodes if "binds" in node.attrs}
-        self.consumers: dict[int, list[Node]] = {id(node): [] for node in graph.nodes}
-        self.group_of: dict[int, Union[Group, Node]] = {}
-        self.outputs = {id(self.root(o)) for o in graph.outputs if isinstance(o, Value)}
+        self.consumers: dict[Node, list[Node]] = {node: [] for node in graph.nodes}
+        self.group_of: dict[Node, Union[Group, Node]] = {}
+        self.outputs = {self.root(o) for o in graph.outputs if isinstance(o, Value)}
         for node in graph.nodes:
             if rules.is_free(node):
                 continue
             for producer in self.compute_producers(node):
-                self.consumers[id(producer)].append(node)
-            self.group_of[id(node)] = Group([node]) if rules.is_fusible(node) else node
+                self.consumers[producer].append(node)
+            self.group_of[node] = Group([node]) if rules.is_fusible(node) else node
 
     # -- graph queries ----------------------------------------------------------------------
     def root(self, value: Value) -> Value:
@@ -55,7 +56,7 @@ class Fuser:
         found = [self.binders[name] for name in sorted(size_symbols(node)) if name in self.binders]
         stack = list(node.inputs)
         while stack:
-            producer = self.producers.get(id(stack.pop()))
+            producer = self.producers.get(stack.pop())
             if producer is None:
                 continue
             if rules.is_free(producer):
@@ -67,23 +68,21 @@ class Fuser:
         return found
 
     def unit(self, node: Node):
-        return self.group_of[id(node)]
+        return self.group_of[node]
 
     def successors(self, unit) -> set:
-        nodes = unit.nodes if isinstance(unit, Group) else [unit]
-        return {id(self.unit(c)) for n in nodes for c in self.consumers[id(n)]} - {id(unit)}
+        return {self.unit(c) for n in unit.nodes for c in self.consumers[n]} - {unit}
 
     def reaches_through_others(self, start, goal) -> bool:
         """Is there a path start -> X -> ... -> goal with X another unit? Merging would make a cycle."""
-        units = {id(u): u for u in self.group_of.values()}
-        frontier = [i for i in self.successors(start) if i != id(goal)]
+        frontier = [unit for unit in self.successors(start) if unit is not goal]
         seen = set(frontier)
         while frontier:
-            current = units[frontier.pop()]
+            current = frontier.pop()
             for nxt in self.successors(current):
-                if nxt == id(goal):
+                if nxt is goal:
                     return True
-                if nxt not in seen and nxt != id(start):
+                if nxt not in seen and nxt is not start:
                     seen.add(nxt)
                     frontier.append(nxt)
         return False
@@ -91,7 +90,7 @@ class Fuser:
     # -- merging ----------------------------------------------------------------------------
     def refusal(self, a: Group, b: Group) -> Optional[str]:
         """Why a and b cannot be one kernel, or None if they can."""
-        nodes = sorted(a.nodes + b.nodes, key=lambda n: self.position[id(n)])
+        nodes = sorted(a.nodes + b.nodes, key=lambda n: self.position[n])
         if len(nodes) > rules.MAX_NODES_PER_KERNEL:
             return f"kernel would exceed {rules.MAX_NODES_PER_KERNEL} nodes"
         signatures = [s for s in (rules.signature_of(n) for n in nodes) if s is not None]
@@ -102,28 +101,28 @@ class Fuser:
         return self.index_refusal(nodes, signatures[0] if signatures else None)
 
     def index_refusal(self, nodes: list[Node], signature) -> Optional[str]:
-        members = {id(n) for n in nodes}
-        after_reduction: set[int] = set()
+        members = set(nodes)
+        after_reduction: set[Node] = set()
         for node in nodes:
-            upstream = [p for p in self.compute_producers(node) if id(p) in members]
-            if node.op in REDUCTION or any(id(p) in after_reduction for p in upstream):
-                after_reduction.add(id(node))
+            upstream = [p for p in self.compute_producers(node) if p in members]
+            if node.op in REDUCTION or any(p in after_reduction for p in upstream):
+                after_reduction.add(node)
         domain = self.domain(nodes, members, signature)
         if isinstance(domain, str):
             return domain
         for node in nodes:
             size = self.size_class(node.output, domain, signature)
             sink = self.is_sink(node, members)
-            if size == "other" and (sink or id(node) in after_reduction):
+            if size == "other" and (sink or node in after_reduction):
                 return f"{node.outputs[0].name} has {node.output.numel} elements, not the kernel's {domain}"
             for position, value in enumerate(node.inputs):
                 source, chain = rules.view_chain(value, self.producers)
-                producer = self.producers.get(id(source))
-                if producer is not None and id(producer) in members and rules.may_divide_by_zero(producer, self.producers) \
+                producer = self.producers.get(source)
+                if producer is not None and producer in members and rules.may_divide_by_zero(producer, self.producers) \
                         and (node.op in rules.INDEXED_READS or not rules.is_same_position(chain)):
                     return (f"{node.outputs[0].name} would compute {producer.outputs[0].name} only where it reads it, "
                             "and an integer division must see every divisor")
-                if producer is None or id(producer) not in members or id(producer) not in after_reduction:
+                if producer is None or producer not in members or producer not in after_reduction:
                     continue
                 if node.op in rules.INDEXED_READS:
                     return f"{node.op.value} reads {producer.outputs[0].name} out of position after a reduction"
@@ -142,45 +141,44 @@ class Fuser:
         if signature is not None:
             return signature.outer * signature.reduced
         sizes = [n.output.numel for n in nodes if self.is_sink(n, members)]
-        if any(not rules.equal(s, sizes[0]) for s in sizes[1:]):
+        if any(not sizes_equal(s, sizes[0]) for s in sizes[1:]):
             return "its outputs have different sizes"
         return sizes[0] if sizes else nodes[-1].output.numel
 
     @staticmethod
     def size_class(value: Value, domain, signature) -> str:
-        if rules.equal(value.numel, domain):
+        if sizes_equal(value.numel, domain):
             return "full"
-        if signature is not None and rules.equal(value.numel, signature.outer):
+        if signature is not None and sizes_equal(value.numel, signature.outer):
             return "row"
         return "other"
 
     def is_sink(self, node: Node, members: set) -> bool:
         """Is the node's value needed outside the kernel (so it must be written to memory)?"""
-        return id(node.output) in self.outputs or any(id(c) not in members for c in self.consumers[id(node)])
+        return node.output in self.outputs or any(c not in members for c in self.consumers[node])
 
     def merge(self, a: Group, b: Group) -> Optional[str]:
         """Merge b into a if allowed; return the refusal otherwise."""
         reason = self.refusal(a, b)
         if reason is not None:
             return reason
-        a.nodes = sorted(a.nodes + b.nodes, key=lambda n: self.position[id(n)])
+        a.nodes = sorted(a.nodes + b.nodes, key=lambda n: self.position[n])
         a.refused += b.refused
         for node in b.nodes:
-            self.group_of[id(node)] = a
+            self.group_of[node] = a
         return None
 
     # -- the two phases ---------------------------------------------------------------------
     def fuse_vertically(self) -> None:
         for node in self.graph.nodes:
-            if not isinstance(self.group_of.get(id(node)), Group):
+            if not isinstance(self.group_of.get(node), Group):
                 continue
-            candidates: dict[int, tuple[int, Group]] = {}
+            saved: dict[Group, int] = {}  # bytes a merge keeps on chip, per producer group
             for producer in self.compute_producers(node):
                 unit = self.unit(producer)
                 if isinstance(unit, Group) and unit is not self.unit(node):
-                    saved = candidates.get(id(unit), (0, unit))[0] + int(_bytes(producer.output))
-                    candidates[id(unit)] = (saved, unit)
-            for _, producer_group in sorted(candidates.values(), key=lambda c: -c[0]):
+                    saved[unit] = saved.get(unit, 0) + int(_bytes(producer.output))
+            for producer_group, _ in sorted(saved.items(), key=lambda entry: -entry[1]):
                 own = self.unit(node)
                 if producer_group is own:
                     continue
@@ -194,31 +192,27 @@ class Fuser:
 
     def fuse_horizontally(self) -> None:
         """Merge kernels that read the same buffer, most shared bytes first."""
-        readers: dict[int, tuple[Value, list[Group]]] = {}
+        readers: dict[Value, list[Group]] = {}
         for unit in self.groups():
             for node in unit.nodes:
                 for value in node.inputs:
                     root = self.root(value)
-                    producer = self.producers.get(id(root))
+                    producer = self.producers.get(root)
                     if producer is not None and (rules.is_free(producer) or self.unit(producer) is unit):
                         continue
-                    entry = readers.setdefault(id(root), (root, []))
-                    if unit not in entry[1]:
-                        entry[1].append(unit)
-        pairs = [(_bytes(root), a, b) for root, groups in readers.values()
+                    groups = readers.setdefault(root, [])
+                    if unit not in groups:
+                        groups.append(unit)
+        pairs = [(_bytes(root), a, b) for root, groups in readers.items()
                  for i, a in enumerate(groups) for b in groups[i + 1:]]
         # Independent reductions over one domain share a launch even when they read nothing in common.
-        reductions = [g for g in self.groups() if self.signature(g) is not None]
+        reductions = [g for g in self.groups() if rules.kernel_signature(g) is not None]
         pairs += [(0, a, b) for i, a in enumerate(reductions) for b in reductions[i + 1:]
-                  if self.signature(a).matches(self.signature(b))]
+                  if rules.kernel_signature(a).matches(rules.kernel_signature(b))]
         for _, a, b in sorted(pairs, key=lambda pair: -pair[0]):
             a_unit, b_unit = self.current(a), self.current(b)
             if a_unit is not b_unit:
                 self.merge(a_unit, b_unit)
-
-    @staticmethod
-    def signature(group: Group):
-        return next((s for s in map(rules.signature_of, group.nodes) if s is not None), None)
 
     def current(self, group: Group) -> Group:
         return self.unit(group.nodes[0])
@@ -226,18 +220,16 @@ class Fuser:
     def groups(self) -> list[Group]:
         seen, result = set(), []
         for node in self.graph.nodes:
-            unit = self.group_of.get(id(node))
-            if isinstance(unit, Group) and id(unit) not in seen:
-                seen.add(id(unit))
+            unit = self.group_of.get(node)
+            if isinstance(unit, Group) and unit not in seen:
+                seen.add(unit)
                 result.append(unit)
         return result
 
 
 def _bytes(value: Value) -> int:
-    try:
-        return int(value.nbytes)
-    except TypeError:
-        return int(value.nbytes.subs({s: 64 for s in value.nbytes.free_symbols}))
+    """The bytes of `value`, taking 64 for each dynamic size: the weight of a merge."""
+    return evaluate_size(value.nbytes, {}, missing=64)
 
 
 def fusion(graph: Graph) -> Graph:

@@ -23,6 +23,7 @@ import sympy
 
 from minicomp.ir.graph import Node, Value
 from minicomp.ir.ops import EXTERN, GENERATED, INTEGER_DIVISION, POINTWISE, REDUCTION, VIEW, Op
+from minicomp.ir.shapes import shapes_equal, sizes_equal
 
 # Ops whose inputs are read at positions other than the output's own (so through an index map).
 INDEXED_READS = frozenset({Op.CAT, Op.PAD, Op.GATHER})
@@ -34,9 +35,9 @@ def may_divide_by_zero(node: Node, producers: dict) -> bool:
     non-zero divisor, broadcast or not (the `// 2` of index arithmetic), cannot be."""
     if node.op not in INTEGER_DIVISION or node.output.dtype.is_float:
         return False
-    divisor = producers.get(id(node.inputs[1]))
+    divisor = producers.get(node.inputs[1])
     while divisor is not None and divisor.op in VIEW:
-        divisor = producers.get(id(divisor.inputs[0]))
+        divisor = producers.get(divisor.inputs[0])
     value = divisor.attrs["value"] if divisor is not None and divisor.op is Op.FULL else 0
     return isinstance(value, sympy.Basic) or value == 0
 
@@ -49,14 +50,6 @@ def is_free(node: Node) -> bool:
 def is_fusible(node: Node) -> bool:
     """Compute nodes that can live in a fused kernel (externs and scatters run alone)."""
     return node.op in POINTWISE or node.op in REDUCTION or node.op in INDEXED_READS
-
-
-def numel(value: Value) -> sympy.Expr:
-    return value.numel
-
-
-def equal(a, b) -> bool:
-    return sympy.simplify(sympy.sympify(a) - sympy.sympify(b)) == 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,8 +68,7 @@ class Signature:
         return sympy.Mul(*[self.shape[i] for i in self.axes])
 
     def matches(self, other: "Signature") -> bool:
-        return self.axes == other.axes and len(self.shape) == len(other.shape) and all(
-            equal(a, b) for a, b in zip(self.shape, other.shape))
+        return self.axes == other.axes and shapes_equal(self.shape, other.shape)
 
 
 def signature_of(node: Node) -> Optional[Signature]:
@@ -85,14 +77,19 @@ def signature_of(node: Node) -> Optional[Signature]:
     return Signature(tuple(node.inputs[0].shape), tuple(node.attrs["axes"]))
 
 
+def kernel_signature(kernel) -> Optional[Signature]:
+    """The reduction domain of a kernel or fusion group (all its reductions share one), None without reductions."""
+    return next((s for s in map(signature_of, kernel.nodes) if s is not None), None)
+
+
 def view_chain(value: Value, producers: dict) -> tuple[Value, list[Node]]:
     """Walk back through views from `value`: the value they view and the views, innermost first."""
     chain = []
-    node = producers.get(id(value))
+    node = producers.get(value)
     while node is not None and node.op in VIEW:
         chain.append(node)
         value = node.inputs[0]
-        node = producers.get(id(value))
+        node = producers.get(value)
     chain.reverse()
     return value, chain
 
@@ -104,11 +101,11 @@ def is_row_broadcast(chain: list[Node], signature: Signature) -> bool:
         return False
     expand = expands[0]
     before, after = expand.inputs[0].shape, expand.output.shape
-    if len(after) != len(signature.shape) or not all(equal(a, b) for a, b in zip(after, signature.shape)):
+    if not shapes_equal(after, signature.shape):
         return False
-    grown = {i for i, (b, a) in enumerate(zip(before, after)) if not equal(a, b)}
-    wanted = {i for i in signature.axes if not equal(signature.shape[i], 1)}
-    kept_ones = all(equal(before[i], 1) for i in signature.axes)
+    grown = {i for i, (b, a) in enumerate(zip(before, after)) if not sizes_equal(a, b)}
+    wanted = {i for i in signature.axes if not sizes_equal(signature.shape[i], 1)}
+    kept_ones = all(sizes_equal(before[i], 1) for i in signature.axes)
     return grown == wanted and kept_ones
 
 

@@ -15,6 +15,7 @@ import sympy
 
 from minicomp.ir.graph import Graph, Node, Value
 from minicomp.ir.ops import BINARY, COMPARISON, UNARY, Op
+from minicomp.ir.shapes import sizes_equal
 from minicomp.passes.fusion_rules import may_divide_by_zero
 from minicomp.passes.rewrite import rebuild
 
@@ -23,7 +24,7 @@ SINKS_THROUGH = UNARY | BINARY | COMPARISON | {Op.WHERE, Op.CAST}
 
 def sink_gathers(graph: Graph) -> Graph:
     """Push every gather below the pointwise ops, broadcasts and constants that produce its input."""
-    producers: dict[int, Node] = {}
+    producers: dict[Value, Node] = {}
 
     def rule(node: Node, new: Graph) -> Optional[Value]:
         replacement = None
@@ -31,7 +32,7 @@ def sink_gathers(graph: Graph) -> Graph:
             replacement = _sink(node.inputs[0], node.inputs[1], node.attrs["axis"], producers, new)
         if replacement is None:
             for value in node.outputs:
-                producers[id(value)] = node
+                producers[value] = node
         return replacement
 
     return rebuild(graph, rule)
@@ -39,9 +40,8 @@ def sink_gathers(graph: Graph) -> Graph:
 
 def _sink(source: Value, index: Value, axis: int, producers: dict, new: Graph) -> Optional[Value]:
     """The gather of `source` at `index`, built below source's producer; None where it cannot go."""
-    producer = producers.get(id(source))
-    same_other_dims = all(sympy.simplify(a - b) == 0 for d, (a, b) in enumerate(zip(index.shape, source.shape))
-                          if d != axis)
+    producer = producers.get(source)
+    same_other_dims = all(sizes_equal(a, b) for d, (a, b) in enumerate(zip(index.shape, source.shape)) if d != axis)
     if producer is None or not same_other_dims:
         return None
     if may_divide_by_zero(producer, producers):
@@ -59,4 +59,4 @@ def _sink(source: Value, index: Value, axis: int, producers: dict, new: Graph) -
 
 
 def _can_expand(row: Value, index: Value) -> bool:
-    return all(r == 1 or sympy.simplify(r - i) == 0 for r, i in zip(row.shape, index.shape))
+    return all(r == 1 or sizes_equal(r, i) for r, i in zip(row.shape, index.shape))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Optional
 
-from minicomp.ir.graph import Graph, Kernel, Node, Value
+from minicomp.ir.graph import Graph, Node, Value
 
 Rule = Callable[[Node, Graph], Optional[Value]]
 
@@ -17,13 +17,13 @@ def rebuild(graph: Graph, rule: Rule) -> Graph:
     first), or None to keep the node.
     """
     new = graph.copy_shell()
-    remap: dict[int, Value] = {}
+    remap: dict[Value, Value] = {}
 
     def mapped(value: Value) -> Value:
-        return remap.get(id(value), value)
+        return remap.get(value, value)
 
     for item in graph.nodes:
-        if isinstance(item, Kernel):
+        if item.is_kernel:
             new.nodes.append(item)  # passes that rewrite nodes run before fusion builds kernels
             continue
         node = dataclasses.replace(item, inputs=[mapped(v) for v in item.inputs],
@@ -33,7 +33,7 @@ def rebuild(graph: Graph, rule: Rule) -> Graph:
         if replacement is None:
             new.nodes.append(node)
         else:
-            remap[id(node.output)] = replacement
+            remap[node.output] = replacement
     new.outputs = [mapped(o) if isinstance(o, Value) else o for o in graph.outputs]
     return new
 

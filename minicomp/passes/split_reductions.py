@@ -61,12 +61,4 @@ def _identity(op: Op, dtype: DType):
         return False if dtype is DType.BOOL else (0.0 if dtype.is_float else 0)
     if op is Op.PROD:
         return True if dtype is DType.BOOL else (1.0 if dtype.is_float else 1)
-    lowest = op is Op.MAX
-    if dtype.is_float:
-        return -math.inf if lowest else math.inf
-    if dtype is DType.BOOL:
-        return not lowest
-    bits = 8 * dtype.itemsize
-    if dtype is DType.UINT8:
-        return 0 if lowest else 255
-    return -(2 ** (bits - 1)) if lowest else 2 ** (bits - 1) - 1
+    return dtype.lowest if op is Op.MAX else dtype.highest

@@ -2,6 +2,7 @@
 
 reshape(reshape(x)) is one reshape, permute(permute(x)) one permute (or none), expand(expand(x)) one
 expand. Copies that only change layout (clone, contiguous) never reach the IR: the lowering drops them.
+`view_roots` says which buffer a view reads, for the cost and memory accounting and the compiler.
 """
 
 from __future__ import annotations
@@ -9,21 +10,32 @@ from __future__ import annotations
 from typing import Optional
 
 from minicomp.ir.graph import Graph, Node, Value
-from minicomp.ir.ops import Op
+from minicomp.ir.ops import VIEW, Op
 from minicomp.passes.rewrite import rebuild
 
 
 def views(graph: Graph) -> Graph:
     """Rewrite each view whose input is a view of the same kind into a single view of the source."""
-    producers: dict[int, Node] = {}
+    producers: dict[Value, Node] = {}
 
     def rule(node: Node, new: Graph) -> Optional[Value]:
-        replacement = _collapse(node, producers.get(id(node.inputs[0])) if node.inputs else None, new)
+        replacement = _collapse(node, producers.get(node.inputs[0]) if node.inputs else None, new)
         if replacement is None and node.outputs:  # a node binding tensor.item()'s u0 has none
-            producers[id(node.outputs[0])] = node
+            producers[node.outputs[0]] = node
         return replacement
 
     return rebuild(graph, rule)
+
+
+def view_roots(graph: Graph) -> dict[Value, Value]:
+    """For each value made by a chain of views (inside kernels too), the buffer it reads: views move no
+    bytes, so traffic, liveness and aliasing are the root buffer's."""
+    roots: dict[Value, Value] = {}
+    for node in graph.all_nodes():
+        if node.op in VIEW:
+            source = node.inputs[0]
+            roots[node.output] = roots.get(source, source)
+    return roots
 
 
 def _collapse(node: Node, inner: Optional[Node], new: Graph) -> Optional[Value]:

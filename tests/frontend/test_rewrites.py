@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 import minicomp
-import minicomp.frontend.backend
+import minicomp.entry
 from helpers import assert_same, compile_and_compare, fallback_ops
 from minicomp.frontend.rewrites import (autocast_dtype, autocast_input, math_attention, redispatch_function,
                                         rewrite_attention)
@@ -30,13 +30,13 @@ def make(shape, dtype=torch.float32, seed=0):
 def dynamo_calls(monkeypatch):
     """The functions called by every Dynamo graph minicomp received in this test, before the rewrite."""
     seen: list = []
-    original = minicomp.frontend.backend.rewrite_attention
+    original = minicomp.entry.rewrite_attention
 
     def recording(gm):
         seen.extend(node.target for node in gm.graph.nodes if node.op == "call_function")
         return original(gm)
 
-    monkeypatch.setattr(minicomp.frontend.backend, "rewrite_attention", recording)
+    monkeypatch.setattr(minicomp.entry, "rewrite_attention", recording)
     return seen
 
 

@@ -95,3 +95,14 @@ def test_layout_and_extern_shape_rules():
     out = graph.add(Op.CONV, [image, kernel], stride=[2, 2], padding=[1, 1], dilation=[1, 1], groups=1)
     assert out.shape == (2, 8, 5, 5)
     assert graph.add(Op.IOTA, [], length=n, start=0, step=1, dtype=DType.INT64).shape == (n,)
+
+
+def test_dtype_limits_and_wrapping():
+    assert (DType.BOOL.lowest, DType.BOOL.highest) == (False, True)
+    assert (DType.UINT8.lowest, DType.UINT8.highest) == (0, 255)
+    assert (DType.INT8.lowest, DType.INT8.highest) == (-128, 127)
+    assert (DType.INT64.lowest, DType.INT64.highest) == (-2 ** 63, 2 ** 63 - 1)
+    assert (DType.BFLOAT16.lowest, DType.FLOAT64.highest) == (float("-inf"), float("inf"))
+    assert [DType.UINT8.wrap(v) for v in (-1, 256, 300)] == [255, 0, 44]
+    assert [DType.INT8.wrap(v) for v in (128, -129, 255)] == [-128, 127, -1]
+    assert DType.INT64.wrap(2 ** 63) == -2 ** 63

@@ -114,3 +114,15 @@ def test_fallback_nodes_are_checked_for_uses_but_not_types():
     graph.nodes[0].inputs = [Value("elsewhere", DType.FLOAT32, (4,))]
     with pytest.raises(VerificationError, match="uses elsewhere before"):
         verify(graph)
+
+
+def test_nodes_and_kernels_share_one_interface():
+    graph, x, exp, total = two_node_graph()
+    first, second = graph.nodes
+    kernel = Kernel("k0", [first, second], [x], [total])
+    assert (first.is_kernel, kernel.is_kernel) == (False, True)
+    assert first.nodes == [first] and kernel.nodes == [first, second]
+    assert (first.name, kernel.name) == ("kernel_t0", "k0")
+    graph.nodes = [kernel]
+    assert list(graph.all_nodes()) == [first, second]
+    verify(graph)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import minicomp
-from minicomp.backends import triton_backend, triton_codegen, triton_runtime
+from minicomp.backends import triton_backend, triton_codegen, triton_loops, triton_runtime
 from minicomp.blocks import BLOCKS
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -20,7 +20,7 @@ def written(monkeypatch):
     sources = []
 
     def write_and_record(kernel, name):
-        sources.append(triton_codegen.write_kernel(kernel, name))
+        sources.append(triton_loops.write_kernel(kernel, name))
         return sources[-1]
     monkeypatch.setattr(triton_backend, "write_kernel", write_and_record)
     return sources

@@ -11,6 +11,7 @@ from torch._prims_common import ELEMENTWISE_TYPE_PROMOTION_KIND, elementwise_dty
 from torch.utils._sympy import functions as size_functions
 
 from minicomp.ir import ConstantData, DType, Graph, Op, Value
+from minicomp.ir.shapes import shapes_equal, sizes_equal
 
 LOWERINGS: dict[Any, Callable] = {}
 
@@ -124,10 +125,7 @@ class Context:
         elif dtype is DType.BOOL:
             value = bool(value)
         elif dtype.is_integer:  # wrapped into the type, as C casts and torch does (uint8 == -1 is == 255)
-            bits = dtype.itemsize * 8
-            value = int(value) & ((1 << bits) - 1)
-            if dtype is not DType.UINT8 and value >= 1 << (bits - 1):
-                value -= 1 << bits
+            value = dtype.wrap(value)
         else:
             value = float(value)
         return self.add(Op.FULL, value=value, dtype=dtype, shape=tuple(sym(s) for s in shape))
@@ -137,7 +135,7 @@ class Context:
 
     def reshape(self, value: Value, shape: Sequence) -> Value:
         shape = tuple(sym(s) for s in shape)
-        if len(shape) == len(value.shape) and all(sympy.simplify(a - b) == 0 for a, b in zip(shape, value.shape)):
+        if shapes_equal(shape, value.shape):
             return value
         return self.add(Op.RESHAPE, value, shape=shape)
 
@@ -146,7 +144,7 @@ class Context:
         shape = tuple(sym(s) for s in shape)
         if len(value.shape) < len(shape):
             value = self.reshape(value, (1,) * (len(shape) - len(value.shape)) + tuple(value.shape))
-        if all(sympy.simplify(a - b) == 0 for a, b in zip(shape, value.shape)):
+        if all(sizes_equal(a, b) for a, b in zip(shape, value.shape)):
             return value
         return self.add(Op.EXPAND, value, shape=shape)
 
@@ -183,7 +181,7 @@ def broadcast_shapes(*shapes: Sequence) -> tuple:
         chosen = sympy.Integer(1)
         for size in sizes:
             if size != 1:
-                if chosen != 1 and sympy.simplify(chosen - size) != 0:
+                if chosen != 1 and not sizes_equal(chosen, size):
                     raise Unsupported(f"cannot broadcast shapes {shapes}")
                 chosen = size
         result.append(chosen)

@@ -13,12 +13,12 @@ import dataclasses
 import math
 
 import sympy
-import torch
 from torch import ops
 
 from minicomp.frontend.lowerings.common import Context, Unsupported, normalize_axis, register
 from minicomp.frontend.lowerings.creation import stored_value
 from minicomp.ir import DType, Op, Value
+from minicomp.ir.shapes import sizes_equal
 
 aten = ops.aten
 
@@ -173,7 +173,7 @@ def put(ctx: Context, x: Value, index: Value, source: Value, accumulate=False) -
 def _masked_put(ctx: Context, x: Value, mask: Value, values: Value, accumulate: bool) -> Value:
     """x[mask] = v (or += v) where v does not vary along the selected entries: a WHERE, with no
     data-dependent shape in sight."""
-    if mask.rank > x.rank or any(sympy.simplify(a - b) != 0 for a, b in zip(mask.shape, x.shape)):
+    if mask.rank > x.rank or any(not sizes_equal(a, b) for a, b in zip(mask.shape, x.shape)):
         raise Unsupported("boolean mask whose shape is not a leading part of the tensor's shape")
     trailing = tuple(x.shape[mask.rank:])  # x[mask] has shape (count,) + trailing
     while values.rank > len(trailing) and values.shape[0] == 1:
@@ -218,7 +218,7 @@ def _written_mask(ctx: Context, shape: tuple, index: Value, axis: int) -> Value:
 def _source_like_index(ctx: Context, source: Value, index: Value) -> Value:
     """torch reads only the leading index.shape block of a larger source."""
     for axis, (have, need) in enumerate(zip(source.shape, index.shape)):
-        if sympy.simplify(have - need) != 0:
+        if not sizes_equal(have, need):
             source = ctx.add(Op.SLICE, source, axis=axis, start=0, stop=need, step=1)
     return source
 
@@ -328,10 +328,7 @@ def _identity(reduce: str, dtype: DType):
         return 1
     if reduce not in ("amax", "amin"):
         raise Unsupported(f"scatter_reduce with reduce={reduce!r}")
-    if dtype.is_float:
-        return -math.inf if reduce == "amax" else math.inf
-    limits = torch.iinfo(getattr(torch, dtype.full_name))
-    return limits.min if reduce == "amax" else limits.max
+    return dtype.lowest if reduce == "amax" else dtype.highest
 
 
 def _counts(ctx: Context, shape: tuple, index: Value, axis: int, include_self: bool) -> Value:

@@ -12,10 +12,9 @@ the earlier" is associative and is the rule torch's sequential loop applies.
 
 from __future__ import annotations
 
-import torch
 from torch import ops
 
-from minicomp.frontend.lowerings.common import IR_TO_TORCH, Context, Unsupported, normalize_axis, register
+from minicomp.frontend.lowerings.common import Context, Unsupported, normalize_axis, register
 from minicomp.frontend.lowerings.views import pad_or_crop, slice_axis
 from minicomp.ir import DType, Op, Value
 
@@ -104,11 +103,7 @@ def extreme_scan(ctx: Context, x: Value, dim: int, compare: Op) -> tuple:
     length = x.shape[axis]
     positions = ctx.add(Op.IOTA, length=length, start=0, step=1, dtype=DType.INT64)
     positions = ctx.expand_to(ctx.reshape(positions, [length if a == axis else 1 for a in range(x.rank)]), x.shape)
-    if x.dtype.is_float:
-        worst = float("-inf") if compare is Op.GE else float("inf")
-    else:
-        info = torch.iinfo(IR_TO_TORCH[x.dtype])
-        worst = info.min if compare is Op.GE else info.max
+    worst = x.dtype.lowest if compare is Op.GE else x.dtype.highest
 
     def combine(earlier: list, later: list) -> list:
         wins = ctx.add(compare, later[0], earlier[0])  # false when the earlier entry is a NaN

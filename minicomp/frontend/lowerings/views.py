@@ -16,6 +16,7 @@ from torch import ops
 
 from minicomp.frontend.lowerings.common import Context, Unsupported, normalize_axis, register, sym
 from minicomp.ir import DType, Op, Value
+from minicomp.ir.shapes import sizes_equal
 
 aten = ops.aten
 
@@ -115,7 +116,7 @@ def slice_axis(ctx: Context, x: Value, axis: int, start, stop, step: int = 1) ->
     size = x.shape[axis]
     if is_true(stop < start):
         stop = start
-    if step == 1 and start == 0 and sympy.simplify(stop - size) == 0:
+    if step == 1 and start == 0 and sizes_equal(stop, size):
         return x
     return ctx.add(Op.SLICE, x, axis=axis, start=start, stop=stop, step=step)
 
@@ -307,7 +308,7 @@ def spread(ctx: Context, x: Value, axis: int, start, step: int, size, fill) -> V
     """Place x's entries along `axis` at start, start+step, ... of an axis of length `size`; `fill` elsewhere."""
     x = interleave(ctx, x, axis, step, fill)
     covered = x.shape[axis]
-    if start == 0 and sympy.simplify(size - covered) == 0:
+    if start == 0 and sizes_equal(size, covered):
         return x
     pads = [(0, 0)] * x.rank
     pads[axis] = (start, size - start - covered)
@@ -327,7 +328,7 @@ def slice_scatter(ctx: Context, x: Value, src: Value, dim: int = 0, start=None, 
     length = src.shape[axis]
     if length == 0:
         return x
-    if start == 0 and step == 1 and sympy.simplify(length - size) == 0:
+    if start == 0 and step == 1 and sizes_equal(length, size):
         return src
     placed = spread(ctx, src, axis, start, step, size, 0)
     line = spread(ctx, ctx.full(True, DType.BOOL, (length,)), 0, start, step, size, False)

@@ -1,4 +1,7 @@
-"""The torch.compile entry point: minicomp(gm, example_inputs, options=...) registered as "minicomp"."""
+"""The torch.compile entry point: minicomp(gm, example_inputs, options=...) registered as "minicomp".
+
+It sits above the compiler (and the frontend the compiler uses), so frontend/ never imports the compiler.
+"""
 
 from __future__ import annotations
 
