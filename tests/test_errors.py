@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import minicomp
-from helpers import ENTRY_POINTS, add_one, assert_same, find_error
+from helpers import ENTRY_POINTS, add_one, assert_same
 
 
 @ENTRY_POINTS

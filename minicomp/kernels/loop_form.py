@@ -23,7 +23,7 @@ from minicomp.backends.checks import INDEX, ZERO_DIVISION
 from minicomp.ir import DType, Kernel, Node, Op, Value
 from minicomp.ir.ops import BINARY, COMPARISON, REDUCTION, UNARY, VIEW
 from minicomp.kernels.indexing import Ranges, delinearize, linearize, loop_variable, value_symbol
-from minicomp.ir.shapes import sizes_equal as equal
+from minicomp.ir.shapes import sizes_equal
 from minicomp.passes.fusion_rules import kernel_signature, may_divide_by_zero
 
 

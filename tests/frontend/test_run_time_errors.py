@@ -3,7 +3,6 @@ bool tensor), minicomp's programs raise too, on both backends, instead of return
 
 from __future__ import annotations
 
-import re
 
 import pytest
 import torch
