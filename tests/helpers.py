@@ -232,3 +232,17 @@ def via_minicomp_compile(options):
 # Options reach minicomp two ways; option tests run through both
 ENTRY_POINTS = pytest.mark.parametrize("entry", [via_torch_compile, via_minicomp_compile],
                                        ids=["torch.compile", "minicomp.compile"])
+
+
+def check_program_on_target(program, seed: int, grad: bool, target: str) -> None:
+    """A random program (e2e/programs.py) on `target` matches eager, values and input grads, and matches
+    itself without fusion and memory planning."""
+    inputs = program.inputs(seed)
+    expected, expected_grads = run_with_grads(program, inputs, grad, None)
+    actual, actual_grads = run_with_grads(program, inputs, grad, {"target": target})
+    assert_same(actual, expected, what="output")
+    assert_same(actual_grads, expected_grads, what="input grad")
+    plain_options = {"target": target, "fusion": False, "memory_planning": False}
+    plain, plain_grads = run_with_grads(program, inputs, grad, plain_options)
+    assert_same(plain, actual, what="output without fusion/memory planning")
+    assert_same(plain_grads, actual_grads, what="input grad without fusion/memory planning")

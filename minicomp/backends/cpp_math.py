@@ -20,11 +20,33 @@ STORAGE_TYPE = {
     DType.FLOAT32: "float", DType.FLOAT64: "double",
 }
 
-PRELUDE = r"""#include <cmath>
-#include <cstdint>
-#include <cstring>
+PRELUDE = r"""// no #include: the compiler's builtins stand in for <cmath> and <cstdint>, whose parsing was most of
+// the time a small translation unit took to compile
+typedef __INT8_TYPE__ int8_t;
+typedef __INT16_TYPE__ int16_t;
+typedef __INT32_TYPE__ int32_t;
+typedef __INT64_TYPE__ int64_t;
+typedef __UINT8_TYPE__ uint8_t;
+typedef __UINT16_TYPE__ uint16_t;
+typedef __UINT32_TYPE__ uint32_t;
+typedef __UINT64_TYPE__ uint64_t;
+#define INT64_C(c) __INT64_C(c)
+#define INT64_MAX __INT64_MAX__
+#define INT64_MIN (-__INT64_MAX__ - 1)
+#define NAN __builtin_nanf("")
+#define INFINITY __builtin_inff()
 
 namespace mc {
+#define MC_MATH1(name) \
+  static inline float name(float x) { return __builtin_##name##f(x); } \
+  static inline double name(double x) { return __builtin_##name(x); }
+#define MC_MATH2(name) \
+  static inline float name(float x, float y) { return __builtin_##name##f(x, y); } \
+  static inline double name(double x, double y) { return __builtin_##name(x, y); }
+MC_MATH1(fabs) MC_MATH1(exp) MC_MATH1(log) MC_MATH1(log1p) MC_MATH1(expm1) MC_MATH1(sqrt) MC_MATH1(sin)
+MC_MATH1(cos) MC_MATH1(tan) MC_MATH1(tanh) MC_MATH1(atan) MC_MATH1(erf) MC_MATH1(floor) MC_MATH1(ceil)
+MC_MATH1(trunc) MC_MATH1(nearbyint)
+MC_MATH2(atan2) MC_MATH2(fmod) MC_MATH2(pow) MC_MATH2(copysign)
 // bfloat16 is the upper half of a float: widening is exact, narrowing rounds to nearest even (NaN stays NaN)
 static inline float from_bf16(uint16_t bits) { return __builtin_bit_cast(float, (uint32_t)bits << 16); }
 static inline uint16_t to_bf16(float f) {
@@ -68,12 +90,12 @@ static inline float exp_float(float x) {
   return x != x ? x : result;
 }
 static inline float tanh_float(float x) {
-  float a = std::fabs(x);
+  float a = mc::fabs(x);
   float z = x * x;
   float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z
                  - 3.33332819422e-1f) * z * x + x;
   float e = exp_float(2.0f * a);
-  float large = std::copysign(1.0f - 2.0f / (e + 1.0f), x);
+  float large = mc::copysign(1.0f - 2.0f / (e + 1.0f), x);
   return a < 0.625f ? small : (x != x ? x : large);
 }
 static inline float log_float(float x) {
@@ -118,16 +140,16 @@ template <class T> static inline T remainder_int(T a, T b) {
 template <class T> static inline T fmod_int(T a, T b) { return (b == 0 || b == -1) ? (T)0 : (T)(a % b); }
 template <class T> static inline T floordiv_float(T a, T b) {
   if (b == 0) return a / b;
-  T mod = std::fmod(a, b);
+  T mod = mc::fmod(a, b);
   T div = (a - mod) / b;
   if (mod != 0 && ((b < 0) != (mod < 0))) div -= 1;
-  if (div == 0) return std::copysign((T)0, a / b);
-  T floor_div = std::floor(div);
+  if (div == 0) return mc::copysign((T)0, a / b);
+  T floor_div = mc::floor(div);
   if (div - floor_div > (T)0.5) floor_div += 1;
   return floor_div;
 }
 template <class T> static inline T remainder_float(T a, T b) {
-  T mod = std::fmod(a, b);
+  T mod = mc::fmod(a, b);
   return (mod != 0 && ((b < 0) != (mod < 0))) ? mod + b : mod;
 }
 template <class T> static inline T power_int(T base, T exponent) {
@@ -140,17 +162,17 @@ template <class T> static inline T power_int(T base, T exponent) {
 """
 
 UNARY_CODE = {
-    Op.NEG: "(-{0})", Op.ABS: "std::abs({0})", Op.EXP: "std::exp({0})", Op.LOG: "std::log({0})",
-    Op.LOG1P: "std::log1p({0})", Op.EXPM1: "std::expm1({0})", Op.SQRT: "std::sqrt({0})",
-    Op.RSQRT: "(({t})1 / std::sqrt({0}))", Op.RECIPROCAL: "(({t})1 / {0})", Op.SIN: "std::sin({0})",
-    Op.COS: "std::cos({0})", Op.TAN: "std::tan({0})", Op.TANH: "std::tanh({0})", Op.ATAN: "std::atan({0})",
-    Op.ERF: "std::erf({0})", Op.FLOOR: "std::floor({0})", Op.CEIL: "std::ceil({0})",
-    Op.TRUNC: "std::trunc({0})", Op.ROUND: "std::nearbyint({0})", Op.SIGN: "mc::sign({0})",
+    Op.NEG: "(-{0})", Op.ABS: "mc::fabs({0})", Op.EXP: "mc::exp({0})", Op.LOG: "mc::log({0})",
+    Op.LOG1P: "mc::log1p({0})", Op.EXPM1: "mc::expm1({0})", Op.SQRT: "mc::sqrt({0})",
+    Op.RSQRT: "(({t})1 / mc::sqrt({0}))", Op.RECIPROCAL: "(({t})1 / {0})", Op.SIN: "mc::sin({0})",
+    Op.COS: "mc::cos({0})", Op.TAN: "mc::tan({0})", Op.TANH: "mc::tanh({0})", Op.ATAN: "mc::atan({0})",
+    Op.ERF: "mc::erf({0})", Op.FLOOR: "mc::floor({0})", Op.CEIL: "mc::ceil({0})",
+    Op.TRUNC: "mc::trunc({0})", Op.ROUND: "mc::nearbyint({0})", Op.SIGN: "mc::sign({0})",
     Op.LOGICAL_NOT: "({0} == 0)", Op.BITWISE_NOT: "(~{0})",
 }
 BINARY_CODE = {
     Op.ADD: "({0} + {1})", Op.SUB: "({0} - {1})", Op.MUL: "({0} * {1})", Op.DIV: "({0} / {1})",
-    Op.MAXIMUM: "mc::maximum({0}, {1})", Op.MINIMUM: "mc::minimum({0}, {1})", Op.ATAN2: "std::atan2({0}, {1})",
+    Op.MAXIMUM: "mc::maximum({0}, {1})", Op.MINIMUM: "mc::minimum({0}, {1})", Op.ATAN2: "mc::atan2({0}, {1})",
     Op.BITWISE_AND: "({0} & {1})", Op.BITWISE_OR: "({0} | {1})", Op.BITWISE_XOR: "({0} ^ {1})",
     Op.EQ: "({0} == {1})", Op.NE: "({0} != {1})", Op.LT: "({0} < {1})", Op.LE: "({0} <= {1})",
     Op.GT: "({0} > {1})", Op.GE: "({0} >= {1})",
@@ -168,7 +190,7 @@ INTEGER_CODE = {
 SINGLE_CODE = {Op.EXP: "mc::exp_float({0})", Op.TANH: "mc::tanh_float({0})", Op.LOG: "mc::log_float({0})"}
 FLOAT_CODE = {
     Op.FLOORDIV: "mc::floordiv_float({0}, {1})", Op.REMAINDER: "mc::remainder_float({0}, {1})",
-    Op.FMOD: "std::fmod({0}, {1})", Op.POW: "std::pow({0}, {1})",
+    Op.FMOD: "mc::fmod({0}, {1})", Op.POW: "mc::pow({0}, {1})",
 }
 
 

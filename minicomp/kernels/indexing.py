@@ -12,6 +12,8 @@ the floor).
 
 from __future__ import annotations
 
+import functools
+
 import sympy
 
 
@@ -104,18 +106,31 @@ def _nonnegative(factor: sympy.Expr, extents: dict) -> bool:
     return factor in extents or isinstance(factor, (FloorDiv, Mod)) or _is_size(factor)
 
 
+@functools.lru_cache(maxsize=65536)
 def _divides(divisor: sympy.Expr, term: sympy.Expr) -> bool:
-    quotient = sympy.cancel(term / divisor)
-    _, denominator = sympy.fraction(quotient)
-    return denominator == 1 and all(not isinstance(a, sympy.Rational) or a.is_Integer
-                                    for a in sympy.Mul.make_args(quotient))
+    """Is `term` an integer multiple of `divisor`? Both are products of an integer and size or loop
+    symbols (and FloorDiv/Mod atoms): the integers divide and the divisor's factors are among the term's."""
+    divisor_coefficient, divisor_rest = divisor.as_coeff_Mul()
+    term_coefficient, term_rest = term.as_coeff_Mul()
+    if not (divisor_coefficient.is_Integer and term_coefficient.is_Integer) or divisor_coefficient == 0:
+        return False
+    if int(term_coefficient) % int(divisor_coefficient):
+        return False
+    have = term_rest.as_powers_dict()
+    for factor, power in divisor_rest.as_powers_dict().items():
+        if factor == 1:
+            continue
+        held, power = sympy.sympify(have.get(factor, 0)), sympy.sympify(power)
+        if not (held.is_Integer and power.is_Integer) or held < power:
+            return False
+    return True
 
 
 def _provably_less(bound, limit) -> bool:
     """bound < limit for every positive value of the sizes."""
     if bound is None:
         return False
-    difference = sympy.simplify(limit - bound)
+    difference = sympy.expand(limit - bound)
     return bool(difference.is_positive)
 
 

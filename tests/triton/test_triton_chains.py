@@ -4,22 +4,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import assert_same, examples, run_with_grads
+from helpers import check_program_on_target, examples
 from e2e.programs import programs
-
-TRITON = {"target": "triton"}
-PLAIN = {"target": "triton", "fusion": False, "memory_planning": False}
 
 
 def check(program, seed: int, grad: bool) -> None:
-    inputs = program.inputs(seed)
-    expected, expected_grads = run_with_grads(program, inputs, grad, None)
-    actual, actual_grads = run_with_grads(program, inputs, grad, TRITON)
-    assert_same(actual, expected, what="output")
-    assert_same(actual_grads, expected_grads, what="input grad")
-    plain, plain_grads = run_with_grads(program, inputs, grad, PLAIN)
-    assert_same(plain, actual, what="output without fusion/memory planning")
-    assert_same(plain_grads, actual_grads, what="input grad without fusion/memory planning")
+    check_program_on_target(program, seed, grad, 'triton')
 
 
 @settings(max_examples=examples(12), deadline=None)

@@ -1,0 +1,133 @@
+"""The standard blocks and small models on a compiled target agree with eager torch, forward and backward.
+
+Not collected by itself: tests/cpp/test_cpp_blocks.py and tests/triton/test_triton_blocks.py import these
+tests and give them the `target` fixture (and the `device` its tensors live on).
+"""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import minicomp
+from minicomp.blocks import BLOCKS
+from minicomp.demo import TransformerBlock
+from fusion import test_split_reductions as split_cases
+
+
+def run(function, *inputs, options):
+    minicomp.reset()
+    return torch.compile(function, backend="minicomp", options=options)(*inputs), minicomp.reports()
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.name)
+def test_block_forward(block, target, device):
+    torch.manual_seed(0)
+    inputs = [x.to(device) for x in block.make_inputs(5, 19, torch.float32)]
+    result, reports = run(block.function, *inputs, options={"target": target})
+    torch.testing.assert_close(result, block.function(*inputs))
+    assert [r.target for r in reports] == [target]
+    assert reports[0].num_kernels <= block.kernels
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.name in ("softmax", "layer_norm", "rms_norm", "swiglu")],
+                         ids=lambda b: b.name)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_block_other_dtypes(block, dtype, target, device):
+    torch.manual_seed(0)
+    inputs = [x.to(device) for x in block.make_inputs(4, 33, dtype)]
+    result, _ = run(block.function, *inputs, options={"target": target})
+    # Triton keeps low-precision values in float32 inside a kernel (eager rounds after every op),
+    # so results differ by a rounding of the output dtype: assert_close's per-dtype defaults allow it.
+    torch.testing.assert_close(result, block.function(*inputs))
+
+
+@pytest.mark.parametrize("name", ["layer_norm", "softmax", "log_softmax", "cross_entropy"])
+def test_block_backward(name, target, device):
+    block = next(b for b in BLOCKS if b.name == name)
+    torch.manual_seed(0)
+    inputs = [x.to(device) for x in block.make_inputs(6, 17, torch.float32)]
+    inputs = [x.requires_grad_() if x.is_floating_point() else x for x in inputs]
+    eager_inputs = [x.detach().clone().requires_grad_(x.requires_grad) for x in inputs]
+    result, _ = run(block.function, *inputs, options={"target": target})
+    result.float().pow(2).sum().backward()
+    block.function(*eager_inputs).float().pow(2).sum().backward()
+    for ours, theirs in zip(inputs, eager_inputs):
+        if ours.requires_grad:
+            torch.testing.assert_close(ours.grad, theirs.grad)
+    assert {r.target for r in minicomp.reports()} == {target}
+
+
+def test_fusion_and_memory_planning_off_give_the_same_answer(target, device):
+    torch.manual_seed(0)
+    x, w, b = [t.to(device) for t in BLOCKS[2].make_inputs(8, 24, torch.float32)]
+    fused, _ = run(BLOCKS[2].function, x, w, b, options={"target": target})
+    plain, reports = run(BLOCKS[2].function, x, w, b,
+                         options={"target": target, "fusion": False, "memory_planning": False})
+    torch.testing.assert_close(fused, plain)
+    assert reports[0].num_kernels > 1
+
+
+def test_transformer_block_training_step_matches_eager(target, device):
+    torch.manual_seed(0)
+    eager = TransformerBlock().to(device)
+    ours = copy.deepcopy(eager)
+    x = torch.randn(2, 8, 32, device=device)
+    compiled = torch.compile(ours, backend="minicomp", options={"target": target})
+    minicomp.reset()
+    loss = compiled(x).pow(2).mean()
+    loss.backward()
+    expected = eager(x).pow(2).mean()
+    expected.backward()
+    torch.testing.assert_close(loss, expected)
+    for (name, p), q in zip(ours.named_parameters(), eager.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, msg=name)
+    assert {r.target for r in minicomp.reports()} == {target}
+
+
+def test_indexing_and_layout_ops(target, device):
+    def function(table, positions, x):
+        rows = F.embedding(positions, table)
+        padded = F.pad(x, (1, 2))
+        return rows.sum(-1) + padded[:, 1:-2].flip(-1).mean(-1) + torch.cat([x, -x], -1).amax(-1)
+
+    torch.manual_seed(0)
+    table, x = torch.randn(10, 6, device=device), torch.randn(4, 6, device=device)
+    positions = torch.tensor([1, 3, 3, 9], device=device)
+    result, _ = run(function, table, positions, x, options={"target": target})
+    torch.testing.assert_close(result, function(table, positions, x))
+
+
+@pytest.mark.parametrize("reduce", split_cases.REDUCTIONS)
+def test_long_reductions_match_eager(reduce, target, device):
+    split_cases.test_long_reductions_match_eager(reduce, target=target)
+
+
+def test_a_reduction_plus_a_broadcast_one_element_tensor(target, device):
+    # the one-element operand is indexed like the row it is added to, not like the reduced block
+    function = lambda x, y: (torch.amax(x, 0) + y, x.sum(1, keepdim=True) * y)  # noqa: E731
+    x, y = torch.tensor([[1, 2], [3, 4]], device=device), torch.tensor([5], device=device)
+    result, _ = run(function, x, y, options={"target": target})
+    torch.testing.assert_close(result, function(x, y))
+
+
+def test_rank_sort_topk_and_median(target, device):
+    function = lambda x: (torch.sort(x, 1, descending=True), torch.topk(x, 3, 0), torch.median(x, 1))  # noqa: E731
+    x = torch.randn(4, 9, device=device)
+    x[1, 3] = float("nan")
+    result, _ = run(function, x, options={"target": target})
+    torch.testing.assert_close(result, function(x), equal_nan=True)
+
+
+def test_nan_and_infinities_flow_through_reductions_like_eager(target, device):
+    function = lambda x: (x.amax(1), x.amin(0), x.argmax(1), x.argmin(0), x.sum(1), torch.softmax(x, 1))  # noqa: E731
+    x = torch.randn(6, 40)
+    x[1, 7] = float("nan")
+    x[2, 3] = float("inf")
+    x[3, :] = float("-inf")
+    x[4, 9] = float("nan")
+    x[4, 2] = float("inf")
+    x = x.to(device)
+    result, _ = run(function, x, options={"target": target})
+    torch.testing.assert_close(result, function(x), equal_nan=True)
