@@ -38,6 +38,7 @@ from minicomp.blocks import BLOCKS  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gpu import GPTBlock  # noqa: E402
+from _table import print_table  # noqa: E402
 
 
 def call_milliseconds(function, args, calls: int) -> float:
@@ -177,14 +178,7 @@ def main(argv=None) -> int:
                      ["", "", "", ""])
         if not args.no_model:
             table += model_rows(dtype, size, args.rounds)
-    if args.markdown:
-        print("| " + " | ".join(HEADER) + " |\n|" + "---|" * len(HEADER))
-        for row in table:
-            print("| " + " | ".join(row) + " |")
-    else:
-        widths = [max(len(r[i]) for r in table + [HEADER]) for i in range(len(HEADER))]
-        for row in [HEADER] + table:
-            print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print_table(HEADER, table, args.markdown)
     return 0
 
 

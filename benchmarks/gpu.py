@@ -28,6 +28,8 @@ from torch import nn
 import minicomp
 from minicomp.blocks import BLOCKS
 
+from _table import print_table
+
 
 def gpu_milliseconds(function, *args) -> float:
     from triton.testing import do_bench
@@ -177,14 +179,7 @@ def main(argv=None) -> int:
         table += block_rows(setup, args.rows, args.columns, dtype, bandwidth)
         if not args.no_model:
             table += model_rows(setup, dtype)
-    if args.markdown:
-        print("| " + " | ".join(HEADER) + " |\n|" + "---|" * len(HEADER))
-        for row in table:
-            print("| " + " | ".join(row) + " |")
-    else:
-        widths = [max(len(r[i]) for r in table + [HEADER]) for i in range(len(HEADER))]
-        for row in [HEADER] + table:
-            print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print_table(HEADER, table, args.markdown)
     return 0
 
 

@@ -20,6 +20,8 @@ from torch import nn
 import minicomp
 from minicomp.blocks import BLOCKS
 
+from _table import print_table
+
 
 def tensor_bytes(values) -> int:
     values = values if isinstance(values, (tuple, list)) else [values]
@@ -90,18 +92,6 @@ def training_row(rows: int, columns: int, with_inductor: bool) -> list:
 HEADER = ["block", "kernels", "extern", "inductor kernels", "inductor extern", "bytes / ideal", "peak / naive peak"]
 
 
-def print_table(rows: list[list], markdown: bool) -> None:
-    if markdown:
-        print("| " + " | ".join(HEADER) + " |")
-        print("|" + "---|" * len(HEADER))
-        for row in rows:
-            print("| " + " | ".join(str(c) for c in row) + " |")
-        return
-    widths = [max(len(str(r[i])) for r in rows + [HEADER]) for i in range(len(HEADER))]
-    for row in [HEADER] + rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=256)
@@ -113,7 +103,7 @@ def main(argv=None) -> int:
     rows = block_rows(args.rows, args.columns, with_inductor)
     rows.append(training_row(args.rows, args.columns, with_inductor))
     print(f"torch {torch.__version__}, device cpu, float32, {args.rows} x {args.columns}")
-    print_table(rows, args.markdown)
+    print_table(HEADER, rows, args.markdown)
     return 0
 
 

@@ -1,7 +1,8 @@
 """OpInfo breadth sweep: compile OpInfo samples of one dtype with aot_eager and minicomp, compare both with eager.
 
 Usage (repo root, venv active):  python benchmarks/opinfo_sweep.py [--grad] [--dtype float32] [--ops add,exp]
-[--limit N] [--samples 3] [--timeout 20] [--json out.json]. Method and figures: docs/opinfo.md.
+[--target auto|numpy|cpp|triton] [--limit N] [--samples 3] [--timeout 20] [--json out.json].
+Method and figures: docs/opinfo.md.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -371,6 +373,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--samples", type=int, default=3, help="sample inputs per op (default 3)")
     parser.add_argument("--timeout", type=int, default=20, help="seconds allowed per compile-and-run (default 20)")
     parser.add_argument("--json", help="write the full results to this file")
+    parser.add_argument("--target", default="auto", choices=["auto", "numpy", "cpp", "triton"],
+                        help="minicomp's target (default auto: cpp on a CPU with a C++ compiler)")
     args = parser.parse_args(argv)
     dtype = getattr(torch, args.dtype, None)
     if not isinstance(dtype, torch.dtype):
@@ -381,16 +385,21 @@ def main(argv: Optional[list[str]] = None) -> int:
     commit = current_commit()  # now: minicomp is already imported, later commits do not count
     start = time.perf_counter()
     names = args.ops.split(",") if args.ops else None
-    results = sweep(names, args.limit, args.grad, samples_per_op=args.samples, timeout=args.timeout,
-                    progress=print_progress, dtype=dtype)
+    from minicomp.entry import minicomp as minicomp_backend
+
+    backend = functools.partial(minicomp_backend, options={"target": args.target})
+    results = sweep(names, args.limit, args.grad, backend=backend, samples_per_op=args.samples,
+                    timeout=args.timeout, progress=print_progress, dtype=dtype)
     duration = time.perf_counter() - start
     summary = summarize(results)
     print(format_summary(summary, results))
-    print(f"mode {'forward+grad' if args.grad else 'forward'}, {args.dtype}, {args.samples} samples per op, "
+    print(f"mode {'forward+grad' if args.grad else 'forward'}, {args.dtype}, target {args.target}, "
+          f"{args.samples} samples per op, "
           f"commit {commit}, {duration:.0f} s")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"commit": commit, "grad": args.grad, "dtype": args.dtype, "samples_per_op": args.samples,
+            json.dump({"commit": commit, "grad": args.grad, "dtype": args.dtype, "target": args.target,
+                       "samples_per_op": args.samples,
                        "duration_seconds": round(duration, 1), "torch": torch.__version__,
                        "summary": summary, "ops": results}, handle, indent=1)
     return 0

@@ -30,6 +30,7 @@ def bench(args: argparse.Namespace) -> int:
         print(f"no benchmarks yet ({script} does not exist)")
         return 0
     sys.argv = [script]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))  # as `python script` would: its helpers import
     runpy.run_path(script, run_name="__main__")
     return 0
 

@@ -186,7 +186,8 @@ def _looping_axes(loops: LoopKernel, axes: list[int]) -> list[int]:
 
 
 def _accumulator(statement: Statement, writer: _Writer):
-    """(declarations, update lines, simd reduction clause or None, the row value) of a reduction."""
+    """(declarations, update lines, simd reduction clause or None (the loop runs in order), the row value)
+    of a reduction."""
     node = statement.node
     source = statement.args[0]
     dtype, op = source.dtype, node.op
@@ -215,7 +216,9 @@ def _accumulator(statement: Statement, writer: _Writer):
         operator = "+" if op is Op.SUM else "*"
         declarations = [f"{wide} {acc} = {0 if op is Op.SUM else 1};"]
         update = [f"{acc} = {acc} {operator} ({wide}){value};"]
-        return declarations, update, f"{operator}:{acc}", f"({compute_type(node.output.dtype)}){acc}"
+        # a float64 sum has no wider accumulator: in order, so the same sum fused or not gives the same bits
+        clause = None if dtype is DType.FLOAT64 else f"{operator}:{acc}"
+        return declarations, update, clause, f"({compute_type(node.output.dtype)}){acc}"
     largest = op is Op.MAX
     declarations = [f"{ctype} {acc} = {extreme(dtype, lowest=largest)};"]
     update = [f"{acc} = {value} {'>' if largest else '<'} {acc} ? {value} : {acc};"]

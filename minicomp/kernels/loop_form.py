@@ -167,6 +167,12 @@ class _Builder:
 
     def emit(self, value: Value, index, guard: Optional[Statement]) -> Statement:
         """The statement holding `value` at linear `index` of its own shape (read only where `guard` holds)."""
+        key = ("emit", value, str(index), guard)  # a value read by many is built once per index
+        if key not in self.memo:
+            self.memo[key] = self._emit(value, index, guard)
+        return self.memo[key]
+
+    def _emit(self, value: Value, index, guard: Optional[Statement]) -> Statement:
         node = self.producer.get(value)
         if node is not None and node in self.after_reduction:
             return self.own(value)
@@ -265,6 +271,12 @@ class _Builder:
     # -- after the reductions ------------------------------------------------------------
     def own(self, value: Value) -> Statement:
         """A value computed once at the kernel's own position (its row or its element)."""
+        key = ("own", value)
+        if key not in self.memo:
+            self.memo[key] = self._own(value)
+        return self.memo[key]
+
+    def _own(self, value: Value) -> Statement:
         node = self.producer[value]
         if node.op in VIEW:
             return self.own(node.inputs[0])
