@@ -201,9 +201,10 @@ def edge_and_random_values(edges: Sequence[float], dtype: torch.dtype, seed: int
     return torch.cat([torch.tensor(edges, dtype=torch.float64), random]).to(dtype)
 
 
-def check_formula(fn: Callable, *inputs: Any, dtype: torch.dtype, grad: bool = True) -> None:
+def check_formula(fn: Callable, *inputs: Any, dtype: torch.dtype, grad: bool = True,
+                  options: Optional[dict] = None) -> None:
     """Compare with eager at FORMULA_TOLERANCES[dtype] and require that nothing ran through torch."""
-    reports = compile_and_compare(fn, *inputs, grad=grad, **FORMULA_TOLERANCES[dtype])
+    reports = compile_and_compare(fn, *inputs, grad=grad, options=options, **FORMULA_TOLERANCES[dtype])
     assert fallback_ops(reports) == []
 
 

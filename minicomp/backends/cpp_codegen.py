@@ -57,10 +57,12 @@ class _Writer:
             return f"INT64_C({number})" if abs(number) >= 2 ** 31 else str(number)
         if expr.is_Symbol:
             return str(expr) if str(expr) in self.local_names else self.argument(expr)
-        if isinstance(expr, FloorDiv):
-            return f"({self.expression(expr.args[0])} / {self.expression(expr.args[1])})"
-        if isinstance(expr, Mod):
-            return f"({self.expression(expr.args[0])} % {self.expression(expr.args[1])})"
+        if isinstance(expr, (FloorDiv, Mod)):
+            numerator, denominator = (self.expression(a) for a in expr.args)
+            if _may_be_negative(expr.args[0]):  # C's / and % truncate; the index arithmetic needs the floor
+                helper = "mc::floordiv_int" if isinstance(expr, FloorDiv) else "mc::remainder_int"
+                return f"{helper}<int64_t>({numerator}, {denominator})"
+            return f"({numerator} {'/' if isinstance(expr, FloorDiv) else '%'} {denominator})"
         if expr.is_Add:
             return "(" + " + ".join(self.expression(a) for a in expr.args) + ")"
         if expr.is_Mul and all(a.is_integer for a in expr.args):
@@ -174,6 +176,16 @@ class _Writer:
         for statement in body_statements:
             body += self.line(statement)
         return body
+
+
+def _may_be_negative(expr) -> bool:
+    """An index with a negative term (a pad's shifted coordinate) may be below zero where a guard is off."""
+    for term in sympy.Add.make_args(sympy.expand(expr)):
+        if term.as_coeff_Mul()[0] < 0:
+            return True
+        if any(_may_be_negative(division.args[0]) for division in term.atoms(FloorDiv)):
+            return True  # the floor of a negative index is negative too (a Mod never is)
+    return False
 
 
 def _loop_headers(loops: LoopKernel, axes: list[int], writer: _Writer) -> list[str]:

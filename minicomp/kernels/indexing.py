@@ -5,9 +5,9 @@ through a view turns the reader's linear index into coordinates of the view's ou
 and a remainder per axis) and those into the input's linear index. Built naively, that is the
 `(i // 768) % 2048 * 768 + i % 768` chain per element. `floor_divide` and `remainder` instead split an
 index into terms and use the ranges of the loop variables: `(768 * i0 + i1) // 768` is `i0` because
-`i1 < 768`, and `(768 * i0 + i1) % 768` is `i1`. What cannot be proved stays a FloorDiv or Mod node,
-which the printers spell as integer `/` and `%` (every index is non-negative, so C's truncation is
-the floor).
+`i1 < 768`, and `(768 * i0 + i1) % 768` is `i1`. What cannot be proved stays a FloorDiv or Mod node:
+the floor and the remainder of a floor division (an index behind a pad's guard may be negative where
+the guard is off), which printers spell as C's `/` and `%` only where the index cannot be negative.
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ import sympy
 
 
 class FloorDiv(sympy.Function):
-    """`a // b` of non-negative integers, kept unevaluated (sympy's floor(a / b) rewrites itself)."""
+    """`a // b` (the floor) of integers, kept unevaluated (sympy's floor(a / b) rewrites itself)."""
 
     is_integer = True
-    is_nonnegative = True
 
 
 class Mod(sympy.Function):
-    """`a % b` of non-negative integers, kept unevaluated."""
+    """`a % b` (of a floor division, so in [0, b)) of integers, kept unevaluated."""
 
     is_integer = True
     is_nonnegative = True
