@@ -37,7 +37,7 @@ from minicomp.backends import cpp_build  # noqa: E402
 from minicomp.blocks import BLOCKS  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gpu import GPTBlock  # noqa: E402
+from gpu import GPTBlock, gpt_step  # noqa: E402
 from _table import print_table  # noqa: E402
 
 
@@ -115,13 +115,7 @@ def model_rows(dtype: torch.dtype, size: dict, rounds: int) -> list[list]:
     for name, training in (("gpt forward", False), ("gpt training step", True)):
         steps, compile_seconds = {}, {}
         for contender, compiled in {"eager": model, **compilers(model)}.items():
-            def step(compiled=compiled):
-                if training:
-                    compiled(x).float().pow(2).mean().backward()
-                else:
-                    with torch.no_grad():
-                        compiled(x)
-            steps[contender] = step
+            step = steps[contender] = gpt_step(compiled, x, training)
             if contender != "eager":
                 compile_seconds[contender] = first_call_seconds(step, ())
         times = interleaved(steps, (), rounds, 3)

@@ -120,6 +120,17 @@ class GPTBlock(nn.Module):
         return x + self.down(F.gelu(self.up(self.norm2(x)), approximate="tanh"))
 
 
+def gpt_step(model, x: torch.Tensor, training: bool) -> Callable[[], None]:
+    """One forward (without autograd) or one forward and backward of `model` on `x`, as a timed step."""
+    def step():
+        if training:
+            model(x).float().pow(2).mean().backward()
+        else:
+            with torch.no_grad():
+                model(x)
+    return step
+
+
 def model_rows(setup: Setup, dtype: torch.dtype) -> list[list]:
     torch.manual_seed(0)
     size = setup.model
@@ -132,13 +143,7 @@ def model_rows(setup: Setup, dtype: torch.dtype) -> list[list]:
         for compiled in (model, torch.compile(model, backend=setup.baseline, dynamic=False),
                          torch.compile(model, backend="minicomp", options=MINICOMP, dynamic=False)):
             torch._dynamo.reset()
-
-            def step(compiled=compiled):
-                if training:
-                    compiled(x).float().pow(2).mean().backward()
-                else:
-                    with torch.no_grad():
-                        compiled(x)
+            step = gpt_step(compiled, x, training)
 
             results.append(setup.bench(step))
         eager_ms, inductor_ms, ours_ms = results

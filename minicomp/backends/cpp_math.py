@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 
-from minicomp.backends.triton_pointwise import EXACT_IN_LOW_PRECISION
 from minicomp.ir import DType, Node, Op
-from minicomp.ir.ops import UNARY
+from minicomp.ir.ops import EXACT_IN_LOW_PRECISION, UNARY
 
 STORAGE_TYPE = {
     DType.BOOL: "bool", DType.UINT8: "uint8_t", DType.INT8: "int8_t", DType.INT16: "int16_t",

@@ -4,7 +4,7 @@ float16/bfloat16 results (computed in float32 registers, rounded back after ever
 from __future__ import annotations
 
 from minicomp.ir import DType, Node, Op
-from minicomp.ir.ops import UNARY
+from minicomp.ir.ops import EXACT_IN_LOW_PRECISION, UNARY
 
 TRITON_TYPE = {
     DType.BOOL: "tl.int1", DType.UINT8: "tl.uint8", DType.INT8: "tl.int8", DType.INT16: "tl.int16",
@@ -36,11 +36,6 @@ BOOL_CODE = {
 def compute_type(dtype: DType) -> str:
     """Registers hold float16/bfloat16 as float32."""
     return "tl.float32" if dtype.is_low_precision else TRITON_TYPE[dtype]
-
-
-# Ops whose float16/bfloat16 result is already representable in its type (they pick or move values)
-EXACT_IN_LOW_PRECISION = {Op.NEG, Op.ABS, Op.MAXIMUM, Op.MINIMUM, Op.WHERE, Op.CAST, Op.FLOOR, Op.CEIL,
-                          Op.TRUNC, Op.ROUND, Op.SIGN, Op.MAX, Op.MIN, Op.GATHER, Op.CAT}
 
 
 def rounded(node: Node, code: str) -> str:

@@ -114,6 +114,9 @@ CREATION = frozenset({Op.FULL, Op.IOTA, Op.CONSTANT})
 # Creation from attributes alone: free to recompute inside any kernel that reads it.
 GENERATED = frozenset({Op.FULL, Op.IOTA})
 INDEXING = frozenset({Op.GATHER, Op.SCATTER})
+# Ops whose float16/bfloat16 result is already representable in its type (they pick or move values)
+EXACT_IN_LOW_PRECISION = frozenset({Op.NEG, Op.ABS, Op.MAXIMUM, Op.MINIMUM, Op.WHERE, Op.CAST, Op.FLOOR,
+                                    Op.CEIL, Op.TRUNC, Op.ROUND, Op.SIGN, Op.MAX, Op.MIN, Op.GATHER, Op.CAT})
 # By a zero divisor these raise for integers, as eager's do (floats give inf or nan): every divisor must be seen
 INTEGER_DIVISION = frozenset({Op.FLOORDIV, Op.REMAINDER, Op.FMOD})
 # How SCATTER combines a source element with what its target holds; "assign" overwrites (with duplicate
