@@ -2,6 +2,7 @@
 
     python benchmarks/cpu.py [--rows 2048] [--columns 768] [--dtypes float32,bfloat16] [--markdown]
     python benchmarks/cpu.py --smoke      # tiny sizes, one round: checks the script, not the speed
+    python benchmarks/cpu.py --blocks softmax,row_sum --no-model --dtypes float32   # a few blocks
 
 For each block: milliseconds per call, speedup over eager, ratio to Inductor (above 1: minicomp is
 faster), GB/s (ideal bytes = inputs read once + outputs written once, over the time), and the first
@@ -82,9 +83,11 @@ def compilers(function) -> dict:
     }
 
 
-def block_rows(rows: int, columns: int, dtype: torch.dtype, rounds: int, calls: int) -> list[list]:
+def block_rows(rows: int, columns: int, dtype: torch.dtype, rounds: int, calls: int, names: list) -> list[list]:
     table = []
     for block in BLOCKS:
+        if names and block.name not in names:
+            continue
         torch.manual_seed(0)
         inputs = tuple(x.to(dtype) if x.is_floating_point() else x for x in block.make_inputs(rows, columns, dtype))
         compiled = compilers(block.function)
@@ -147,6 +150,7 @@ def main(argv=None) -> int:
     parser.add_argument("--columns", type=int, default=768)
     parser.add_argument("--dtypes", default="float32,bfloat16")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--blocks", default="", help="comma-separated block names (default: all)")
     parser.add_argument("--no-model", action="store_true")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one round: checks the script")
@@ -164,7 +168,8 @@ def main(argv=None) -> int:
     table = []
     for name in args.dtypes.split(","):
         dtype = getattr(torch, name)
-        blocks = block_rows(args.rows, args.columns, dtype, args.rounds, calls)
+        blocks = block_rows(args.rows, args.columns, dtype, args.rounds, calls,
+                            [b for b in args.blocks.split(",") if b])
         table += blocks
         ratios = {column: geomean([float(r[HEADER.index(column)]) for r in blocks])
                   for column in ("inductor vs eager", "cpp vs eager", "cpp vs inductor", "numpy vs eager")}

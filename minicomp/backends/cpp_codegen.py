@@ -5,7 +5,10 @@ A pointwise kernel is the domain's loops, the outer ones parallel (`collapse`d),
 row per level of reductions (softmax's sum needs its max first): each accumulates in registers with
 `#pragma omp simd reduction(...)`, then the row values computed from the results, then a last loop
 storing the full-size outputs, then the row outputs. A row of a few thousand elements is in cache for
-the later loops, so it is read from memory once. Float sums and products accumulate in double.
+the later loops, so it is read from memory once. Float sums add float partials of a block into a
+double; products accumulate in double. A column reduction (the row is strided, the columns are not)
+runs a block of columns side by side in the vector lanes; a transcendental value two loops over the
+row need is kept in a row cache (docs/cpp_codegen.md).
 """
 
 from __future__ import annotations
@@ -19,10 +22,15 @@ from minicomp.backends.cpp_math import (STORAGE_TYPE, compute_type, extreme, lit
                                         rounded, store_code)
 from minicomp.ir import DType, Op
 from minicomp.ir.printer import format_node
-from minicomp.kernels.indexing import FloorDiv, Mod
-from minicomp.kernels.loop_form import LoopKernel, Statement
+from minicomp.kernels.indexing import FloorDiv, Mod, linearize
+from minicomp.kernels.loop_form import LoopKernel, Statement, reads_contiguous
 
 PARALLEL_MIN_ELEMENTS = 32768  # below this, starting threads costs more than it saves
+LANES = 128           # columns one column-reduction program accumulates side by side (a vector's worth, times 8)
+SUM_BLOCK = 1024      # float sums add a float partial per block of this many elements into a double
+ROW_CACHE = 8192      # most elements of a row whose transcendental values a later loop reads back
+WORTH_CACHING = frozenset({Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.SIN, Op.COS, Op.TAN, Op.TANH, Op.ATAN, Op.ERF,
+                           Op.POW, Op.ATAN2})
 
 
 @dataclasses.dataclass
@@ -44,6 +52,9 @@ class _Writer:
         self.sizes: dict[str, sympy.Expr] = {}
         self.size_types: dict[str, str] = {}
         self.printed: set = set()
+        self.cache: dict = {}     # statement -> its row cache array (see _plan_row_cache)
+        self.cached: set = set()  # the statements whose row cache holds the whole row
+        self.cache_index = ""
         self.local_names = {str(v) for v in loops.variables} | {s.name for s in loops.statements}
 
     # -- expressions ---------------------------------------------------------------------
@@ -121,7 +132,13 @@ class _Writer:
     def line(self, statement: Statement) -> list[str]:
         if statement.kind == "check":
             return [self.check_line(statement)]
-        return [f"{compute_type(statement.dtype)} {statement.name} = {self.code(statement)};"]
+        declaration = f"{compute_type(statement.dtype)} {statement.name}"
+        if statement in self.cached:
+            return [f"{declaration} = {self.cache[statement]}[{self.cache_index}];"]
+        lines = [f"{declaration} = {self.code(statement)};"]
+        if statement in self.cache:
+            lines.append(f"{self.cache[statement]}[{self.cache_index}] = {statement.name};")
+        return lines
 
     def check_line(self, statement: Statement) -> str:
         slot, extent = statement.value
@@ -145,6 +162,8 @@ class _Writer:
             if varying and not statement.varies:
                 return
             wanted.add(statement)
+            if statement in self.cached:
+                return  # read back from the row cache
             for operand in self.operands(statement):
                 visit(operand)
 
@@ -175,6 +194,7 @@ class _Writer:
         body = []
         for statement in body_statements:
             body += self.line(statement)
+        self.cached |= {s for s in body_statements if s in self.cache}
         return body
 
 
@@ -197,49 +217,63 @@ def _looping_axes(loops: LoopKernel, axes: list[int]) -> list[int]:
     return [a for a in axes if loops.variables[a] != 0]
 
 
-def _accumulator(statement: Statement, writer: _Writer):
-    """(declarations, update lines, simd reduction clause or None (the loop runs in order), the row value)
-    of a reduction."""
+@dataclasses.dataclass
+class _Accumulator:
+    """How one reduction accumulates: its variables (C++ type, name, initial value), the update of each
+    element `value`, the `#pragma omp simd` reduction clause (None: the loop must run in order), the row
+    value, and the float partial of a blocked sum (see SUM_BLOCK)."""
+
+    variables: list
+    update: list
+    clause: str | None
+    result: str
+    partial: str | None = None
+
+
+def _accumulator(statement: Statement, writer: _Writer, lane: str = "") -> _Accumulator:
+    """The accumulator of a reduction; with `lane` ("[l]"), one per column of a column block."""
     node = statement.node
     source = statement.args[0]
     dtype, op = source.dtype, node.op
-    acc = f"acc_{statement.name}"
+    name = f"acc_{statement.name}"
+    acc = name + lane
     value = source.name
     ctype = compute_type(dtype)
     if op in (Op.ARGMAX, Op.ARGMIN):
         greater = ">" if op is Op.ARGMAX else "<"
-        reduced = [a for a in writer.loops.reduced_axes]
-        position = sympy.Integer(0)
-        stride = sympy.Integer(1)
-        for axis in reversed(reduced):
-            position += writer.loops.variables[axis] * stride
-            stride *= writer.loops.shape[axis]
+        position = linearize([writer.loops.variables[a] for a in writer.loops.reduced_axes],
+                             [writer.loops.shape[a] for a in writer.loops.reduced_axes])
         nan = f" || ({value} != {value} && {acc} == {acc})" if dtype.is_float else ""
-        declarations = [f"{ctype} {acc} = {extreme(dtype, lowest=op is Op.ARGMAX)};", f"int64_t {acc}_index = 0;"]
-        update = [f"if ({value} {greater} {acc}{nan}) {{ {acc} = {value}; {acc}_index = {writer.size(position)}; }}"]
-        return declarations, update, None, f"{acc}_index"
+        variables = [(ctype, name, extreme(dtype, lowest=op is Op.ARGMAX)), ("int64_t", f"{name}_index", "0")]
+        index = f"{name}_index{lane}"
+        update = [f"if ({value} {greater} {acc}{nan}) {{ {acc} = {value}; {index} = {writer.size(position)}; }}"]
+        return _Accumulator(variables, update, None, index)
     if dtype is DType.BOOL:
         any_of = op in (Op.SUM, Op.MAX)
-        declarations = [f"int {acc} = {0 if any_of else 1};"]
         operator = "|" if any_of else "&"
-        return declarations, [f"{acc} {operator}= (int){value};"], f"{operator}:{acc}", f"({acc} != 0)"
+        return _Accumulator([("int", name, "0" if any_of else "1")], [f"{acc} {operator}= (int){value};"],
+                            f"{operator}:{acc}", f"({acc} != 0)")
     if op in (Op.SUM, Op.PROD):
         wide = "double" if dtype.is_float else STORAGE_TYPE[node.output.dtype]
         operator = "+" if op is Op.SUM else "*"
-        declarations = [f"{wide} {acc} = {0 if op is Op.SUM else 1};"]
-        update = [f"{acc} = {acc} {operator} ({wide}){value};"]
+        result = f"({compute_type(node.output.dtype)}){acc}"
+        variables = [(wide, name, "0" if op is Op.SUM else "1")]
+        if op is Op.SUM and dtype.is_float and dtype is not DType.FLOAT64 and not lane:
+            partial = f"part_{statement.name}"  # vectorizes at float width; the double keeps long rows exact
+            return _Accumulator(variables, [f"{partial} = {partial} + {value};"], f"+:{partial}", result, partial)
         # a float64 sum has no wider accumulator: in order, so the same sum fused or not gives the same bits
         clause = None if dtype is DType.FLOAT64 else f"{operator}:{acc}"
-        return declarations, update, clause, f"({compute_type(node.output.dtype)}){acc}"
+        return _Accumulator(variables, [f"{acc} = {acc} {operator} ({wide}){value};"], clause, result)
     largest = op is Op.MAX
-    declarations = [f"{ctype} {acc} = {extreme(dtype, lowest=largest)};"]
+    variables = [(ctype, name, extreme(dtype, lowest=largest))]
     update = [f"{acc} = {value} {'>' if largest else '<'} {acc} ? {value} : {acc};"]
     clause = f"{'max' if largest else 'min'}:{acc}"
     if not dtype.is_float:
-        return declarations, update, clause, acc
-    declarations.append(f"int {acc}_nan = 0;")
-    update.append(f"{acc}_nan |= ({value} != {value});")
-    return declarations, update, clause + f") reduction(|:{acc}_nan", f"({acc}_nan ? ({ctype})NAN : {acc})"
+        return _Accumulator(variables, update, clause, acc)
+    variables.append(("int", f"{name}_nan", "0"))
+    update.append(f"{name}_nan{lane} |= ({value} != {value});")
+    return _Accumulator(variables, update, clause + f") reduction(|:{name}_nan",
+                        f"({name}_nan{lane} ? ({ctype})NAN : {acc})")
 
 
 def _nest(headers: list[str], body: list[str], innermost_pragma: str | None) -> list[str]:
@@ -260,53 +294,154 @@ def write_kernel(loops: LoopKernel) -> CppKernel:
     outer = _looping_axes(loops, loops.outer_axes)
     reduced = _looping_axes(loops, list(loops.reduced_axes))
     checks = [s for s in loops.statements if s.kind == "check"]
-    row: list[str] = []  # the body of the outer loops
     reductions = [s for s in loops.statements if s.kind == "reduce"]
-    if reductions:  # (a reduction over no axes, or over axes of one element, loops over nothing)
-        for depth in sorted({s.depth for s in reductions}):
-            level = [s for s in reductions if s.depth == depth]
-            declarations, updates, clauses, results = [], [], [], []
-            for statement in level:
-                declaration, update, clause, result = _accumulator(statement, writer)
-                declarations += declaration
-                updates += update
-                clauses.append(clause)
-                results.append((statement, result))
-            body = writer.element_body([s.args[0] for s in level], row)
-            simd = None if None in clauses else "#pragma omp simd " + " ".join(f"reduction({c})" for c in clauses)
-            row += declarations + _nest(_loop_headers(loops, reduced, writer), body + updates, simd)
-            for statement, result in results:
-                writer.printed.add(statement)
-                final = rounded(statement.node, result)
-                row.append(f"{compute_type(statement.dtype)} {statement.name} = {final};")
+    lane = _column_axis(loops, outer, reduced, reductions, checks)
+    if lane is not None:
+        headers, row = _column_reduction(loops, writer, outer, reduced, reductions, lane)
+    else:
+        headers, row = _loop_headers(loops, outer, writer), _row_body(loops, writer, reduced, reductions, checks)
+    lines = _function(loops, writer, headers, row, pointwise=not loops.reduced_axes, checked=bool(checks))
+    return CppKernel(loops.name, "\n".join(lines) + "\n", loops.inputs, loops.outputs, list(writer.sizes.values()),
+                     list(writer.size_types.values()), loops.checks)
+
+
+def _row_body(loops: LoopKernel, writer: _Writer, reduced: list[int], reductions: list, checks: list) -> list[str]:
+    """The body of the outer loops: the loops over the row for each level of reductions, the full-size
+    stores, the row stores."""
+    row = _plan_row_cache(loops, writer, reduced, reductions, checks)
+    for depth in sorted({s.depth for s in reductions}):  # (a reduction over no axes, or over axes of one
+        level = [s for s in reductions if s.depth == depth]  # element, loops over nothing)
+        accumulators = [_accumulator(s, writer) for s in level]
+        body = writer.element_body([s.args[0] for s in level], row)
+        row += _row_reduction(loops, writer, reduced, body, accumulators)
+        for statement, accumulator in zip(level, accumulators):
+            writer.printed.add(statement)
+            final = rounded(statement.node, accumulator.result)
+            row.append(f"{compute_type(statement.dtype)} {statement.name} = {final};")
     full_stores = [s for s in loops.stores if not s.row]
     element_checks = [c for c in checks if c.varies]
     if full_stores or element_checks:
         roots = [s.statement for s in full_stores] + element_checks
         if reductions or loops.reduced_axes:
             body = writer.element_body(roots, row)
-            body += [_store_line(loops, s, writer) for s in full_stores]
+            body += [_store_line(s, writer) for s in full_stores]
             simd = None if element_checks else "#pragma omp simd"
             row += _nest(_loop_headers(loops, reduced, writer), body, simd)
         else:
             writer.need(roots, row)
-            row += [_store_line(loops, s, writer) for s in full_stores]
+            row += [_store_line(s, writer) for s in full_stores]
     row_stores = [s for s in loops.stores if s.row]
     writer.need([s.statement for s in row_stores] + [c for c in checks if not c.varies], row)
-    row += [_store_line(loops, s, writer) for s in row_stores]
-    lines = _function(loops, writer, outer, row, pointwise=not loops.reduced_axes, checked=bool(checks))
-    return CppKernel(loops.name, "\n".join(lines) + "\n", loops.inputs, loops.outputs, list(writer.sizes.values()),
-                     list(writer.size_types.values()), loops.checks)
+    return row + [_store_line(s, writer) for s in row_stores]
 
 
-def _store_line(loops: LoopKernel, store, writer: _Writer) -> str:
+def _plan_row_cache(loops: LoopKernel, writer: _Writer, reduced: list[int], reductions: list,
+                    checks: list) -> list[str]:
+    """Declare the row caches (into `writer`) and return their arrays' declarations. Where a loop over the
+    row computes a transcendental value a later loop needs too (softmax's exp(x - max): its sum, then
+    the output), the first loop stores it in an array of one row and the later ones read it back,
+    when the row is a static size of at most ROW_CACHE elements."""
+    extents = [sympy.sympify(loops.shape[a]) for a in loops.reduced_axes]
+    if not reduced or not all(e.is_Integer for e in extents) or sympy.Mul(*extents) > ROW_CACHE:
+        return []
+    depths = sorted({s.depth for s in reductions})
+    roots = [[s.args[0] for s in reductions if s.depth == depth] for depth in depths]
+    roots.append([s.statement for s in loops.stores if not s.row] + [c for c in checks if c.varies])
+    seen: set = set()
+    declarations = []
+    for loop_roots in roots:
+        needed = writer.closure(loop_roots, varying=True)
+        for statement in needed:
+            if statement in seen and statement not in writer.cache and statement.kind == "compute" and \
+                    statement.node.op in WORTH_CACHING:
+                writer.cache[statement] = f"cache_{statement.name}"
+                declarations.append(f"{compute_type(statement.dtype)} cache_{statement.name}[{sympy.Mul(*extents)}];")
+        seen |= set(needed)
+    position = linearize([loops.variables[a] for a in loops.reduced_axes], [loops.shape[a] for a in loops.reduced_axes])
+    writer.cache_index = writer.size(position)
+    return declarations
+
+
+def _row_reduction(loops: LoopKernel, writer: _Writer, reduced: list[int], body: list[str],
+                   accumulators: list) -> list[str]:
+    """The loops over the row running `body` and the accumulators' updates. Float sums add into a float
+    partial per block of the innermost loop (SUM_BLOCK elements at most), then into their double."""
+    lines = [f"{ctype} {name} = {initial};" for a in accumulators for ctype, name, initial in a.variables]
+    clauses = [a.clause for a in accumulators]
+    simd = None if None in clauses else "#pragma omp simd " + " ".join(f"reduction({c})" for c in clauses)
+    body = body + [line for a in accumulators for line in a.update]
+    partials = [a for a in accumulators if a.partial]
+    if not partials:
+        return lines + _nest(_loop_headers(loops, reduced, writer), body, simd)
+    start = [f"float {a.partial} = 0;" for a in partials]
+    finish = [f"{a.variables[0][1]} += (double){a.partial};" for a in partials]
+    if not reduced:  # a reduction over axes of one element
+        return lines + start + body + finish
+    inner = reduced[-1]
+    extent = sympy.sympify(loops.shape[inner])
+    if extent.is_Integer and int(extent) <= SUM_BLOCK:
+        block = start + _nest(_loop_headers(loops, [inner], writer), body, simd) + finish
+    else:
+        variable, size = f"i{inner}", writer.size(extent)
+        end = f"({variable}b + {SUM_BLOCK} < {size} ? {variable}b + {SUM_BLOCK} : {size})"
+        loop = [f"for (int64_t {variable} = {variable}b; {variable} < {end}; {variable}++)"]
+        block = _nest([f"for (int64_t {variable}b = 0; {variable}b < {size}; {variable}b += {SUM_BLOCK})"],
+                      start + _nest(loop, body, simd) + finish, None)
+    return lines + _nest(_loop_headers(loops, reduced[:-1], writer), block, None)
+
+
+def _column_axis(loops: LoopKernel, outer: list[int], reduced: list[int], reductions: list,
+                 checks: list) -> int | None:
+    """The outer axis a column reduction runs in blocks of LANES, or None. A sum over rows of a row-major
+    matrix reads along the row in no loop: looping over rows inside, with a block of columns side by
+    side in the vector lanes, reads consecutive elements. Only for one level of reductions storing row
+    values alone."""
+    if not reductions or not outer or not reduced or checks or any(not s.row for s in loops.stores):
+        return None
+    if any(s.depth != 1 or s.node.op in (Op.ARGMAX, Op.ARGMIN) for s in reductions):
+        return None
+    if reads_contiguous(loops, reduced[-1]) or not reads_contiguous(loops, outer[-1]):
+        return None
+    return outer[-1]
+
+
+def _column_reduction(loops: LoopKernel, writer: _Writer, outer: list[int], reduced: list[int],
+                      reductions: list, lane: int) -> tuple[list[str], list[str]]:
+    """(outer loop headers, body) of a column reduction: accumulator arrays for a block of LANES columns,
+    the loops over the row outside, the columns in the `#pragma omp simd` loop inside, then per column the
+    row values and stores."""
+    variable, extent = f"i{lane}", writer.size(loops.shape[lane])
+    headers = _loop_headers(loops, outer[:-1], writer)
+    headers.append(f"for (int64_t {variable}b = 0; {variable}b < {extent}; {variable}b += {LANES})")
+    columns = "for (int64_t l = 0; l < lanes; l++)"
+    column = f"int64_t {variable} = {variable}b + l;"
+    accumulators = [_accumulator(s, writer, lane="[l]") for s in reductions]
+    variables = [v for a in accumulators for v in a.variables]
+    row = [f"int64_t lanes = {extent} - {variable}b < {LANES} ? {extent} - {variable}b : {LANES};"]
+    row += [f"{ctype} {name}[{LANES}];" for ctype, name, _ in variables]
+    row += _nest([columns], [f"{name}[l] = {initial};" for _, name, initial in variables], None)
+    body = [column]
+    for statement in writer.closure([s.args[0] for s in reductions], varying=False):
+        body += writer.line(statement)  # (not `printed`: each column loop computes what it needs)
+    body += [line for a in accumulators for line in a.update]
+    row += _nest(_loop_headers(loops, reduced, writer) + [columns], body, "#pragma omp simd")
+    results = [column]
+    for statement, accumulator in zip(reductions, accumulators):
+        writer.printed.add(statement)
+        results.append(f"{compute_type(statement.dtype)} {statement.name} = "
+                       f"{rounded(statement.node, accumulator.result)};")
+    writer.need([s.statement for s in loops.stores], results)
+    results += [_store_line(s, writer) for s in loops.stores]
+    return headers, row + _nest([columns], results, None)
+
+
+def _store_line(store, writer: _Writer) -> str:
     value = writer.size(store.index)
     return f"out{store.position}[{value}] = {store_code(store.value.dtype, store.statement.name)};"
 
 
-def _function(loops: LoopKernel, writer: _Writer, outer: list[int], row: list[str], pointwise: bool,
+def _function(loops: LoopKernel, writer: _Writer, headers: list[str], row: list[str], pointwise: bool,
               checked: bool) -> list[str]:
-    headers = _loop_headers(loops, outer, writer)
     elements = " * ".join(writer.size(n) for n in loops.shape) or "1"
     parallel = f"#pragma omp parallel for{{}} if({elements} > {PARALLEL_MIN_ELEMENTS})"
     simd = None if checked else "#pragma omp simd"  # a check writes its slots: the lanes would race

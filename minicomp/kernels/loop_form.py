@@ -295,3 +295,17 @@ class _Builder:
             if node.op in REDUCTION or any(self.producer.get(v) in result for v in node.inputs):
                 result.add(node)
         return result
+
+
+def reads_contiguous(loops: LoopKernel, axis: int) -> bool:
+    """Whether some load reads consecutive elements as `axis`'s loop variable steps (its index is
+    `... + i{axis}`): the axis a printer wants innermost, in the vector lanes."""
+    variable = loops.variables[axis]
+    if variable == 0:
+        return False
+    for statement in loops.statements:
+        if statement.kind == "load" and isinstance(statement.index, sympy.Basic):
+            terms = [t for t in sympy.Add.make_args(sympy.expand(statement.index)) if t.has(variable)]
+            if terms == [variable]:
+                return True
+    return False

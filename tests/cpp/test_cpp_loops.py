@@ -1,0 +1,120 @@
+"""The loop shapes the C++ printer picks (cpp_codegen.py) agree with eager torch: column reductions in
+blocks of lanes, float sums in blocked partials, row caches of transcendental values; each test also
+checks the shape was the one printed, so a change of rule cannot leave it untested."""
+
+import pathlib
+
+import pytest
+import torch
+
+import minicomp
+from minicomp.backends.cpp_codegen import LANES, ROW_CACHE, SUM_BLOCK
+
+
+def compiled_source(function, inputs, tmp_path, dynamic=False) -> str:
+    """Compile `function` for cpp, check it against eager on `inputs`, return the kernels' C++."""
+    minicomp.reset()
+    compiled = torch.compile(function, backend="minicomp", dynamic=dynamic,
+                             options={"target": "cpp", "dump_dir": str(tmp_path)})
+    expected = function(*inputs)
+    torch.testing.assert_close(compiled(*inputs), expected, equal_nan=True)
+    sources = sorted(pathlib.Path(tmp_path).rglob("program.cpp"))
+    return "\n".join(p.read_text().split("}  // namespace mc", 1)[1] for p in sources)
+
+
+def with_specials(x: torch.Tensor) -> torch.Tensor:
+    x = x.clone()
+    flat = x.view(-1)
+    flat[3], flat[flat.numel() // 2], flat[-2] = float("nan"), float("inf"), float("-inf")
+    return x
+
+
+COLUMN_REDUCTIONS = {
+    "sum": lambda x: x.sum(0),
+    "mean_keepdim": lambda x: x.mean(0, keepdim=True),
+    "max_with_nan": lambda x: with_specials(x).amax(0),
+    "min": lambda x: x.amin(0),
+    "any": lambda x: (x > 2).any(0),
+    "all": lambda x: (x > -3).all(0),
+    "two_sums_then_pointwise": lambda x: x.sum(0) - (x * x).sum(0) * 0.5,  # (a product would amplify
+    # the rounding of eager's float sums past the tolerance: ours, in double, are the closer ones)
+    "middle_axis": lambda x: x.view(4, -1, x.shape[-1]).sum(1),
+}
+
+
+@pytest.mark.parametrize("columns", [LANES * 2, LANES + 44, 7])
+@pytest.mark.parametrize("name", sorted(COLUMN_REDUCTIONS))
+def test_column_reductions_run_in_lanes(name, columns, tmp_path):
+    torch.manual_seed(0)
+    x = torch.randn(64, columns)
+    source = compiled_source(COLUMN_REDUCTIONS[name], (x,), tmp_path)
+    assert f"+= {LANES})" in source and "lanes" in source
+
+
+def test_column_sums_of_a_backward_run_in_lanes(tmp_path):
+    # the bias and weight gradients of a layer norm are sums over the rows
+    torch.manual_seed(0)
+    norm = torch.nn.LayerNorm(200)
+    x = torch.randn(96, 200, requires_grad=True)
+
+    def step(x):
+        norm(x).pow(2).sum().backward()
+        return x.grad, norm.weight.grad, norm.bias.grad
+
+    minicomp.reset()
+    compiled = torch.compile(norm, backend="minicomp", options={"target": "cpp", "dump_dir": str(tmp_path)})
+    compiled(x).pow(2).sum().backward()
+    got = (x.grad.clone(), norm.weight.grad.clone(), norm.bias.grad.clone())
+    x.grad = norm.weight.grad = norm.bias.grad = None
+    norm(x).pow(2).sum().backward()
+    for actual, expected in zip(got, (x.grad, norm.weight.grad, norm.bias.grad)):
+        torch.testing.assert_close(actual, expected)
+    backward = "\n".join(p.read_text() for p in pathlib.Path(tmp_path).rglob("program.cpp") if "backward" in str(p))
+    assert f"+= {LANES})" in backward
+
+
+def test_a_row_reduction_reading_along_the_row_stays_a_row_loop(tmp_path):
+    source = compiled_source(lambda x: x.sum(-1), (torch.randn(64, 300),), tmp_path)
+    assert "lanes" not in source
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("columns", [SUM_BLOCK * 3 + 5, 100])
+def test_float_sums_add_blocked_partials(columns, dtype, tmp_path):
+    torch.manual_seed(0)
+    x = (torch.rand(8, columns) + 0.5).to(dtype)  # all positive: a sum that loses digits would show
+    source = compiled_source(lambda x: x.sum(-1), (x,), tmp_path)
+    assert "part_" in source
+    assert (f"+= {SUM_BLOCK})" in source) == (columns > SUM_BLOCK)
+
+
+def test_float_sums_of_a_dynamic_row_are_blocked(tmp_path):
+    torch.manual_seed(0)
+
+    def function(x):
+        return x.sum(-1) / x.shape[-1]
+
+    source = ""
+    for columns in (SUM_BLOCK + 17, 2 * SUM_BLOCK + 3, 9):
+        source += compiled_source(function, (torch.rand(4, columns),), tmp_path, dynamic=True)
+    assert f"+= {SUM_BLOCK})" in source
+
+
+def test_a_float64_sum_stays_in_order(tmp_path):
+    source = compiled_source(lambda x: x.sum(-1), (torch.randn(8, 3000, dtype=torch.float64),), tmp_path)
+    assert "part_" not in source and "reduction(+" not in source
+
+
+@pytest.mark.parametrize("columns", [768, ROW_CACHE + 8])
+def test_softmax_caches_its_exponentials_when_the_row_fits(columns, tmp_path):
+    torch.manual_seed(0)
+    x = with_specials(torch.randn(16, columns) * 4)
+    source = compiled_source(lambda x: torch.softmax(x, -1), (x,), tmp_path)
+    assert ("cache_" in source) == (columns <= ROW_CACHE)
+
+
+def test_a_cheap_value_needed_twice_is_recomputed_not_cached(tmp_path):
+    # layer norm's x - mean is a subtraction: cheaper to recompute than to store and load
+    torch.manual_seed(0)
+    source = compiled_source(lambda x: torch.nn.functional.layer_norm(x, (300,)), (torch.randn(16, 300),), tmp_path)
+    assert "cache_" not in source
