@@ -28,6 +28,7 @@ from minicomp.kernels.loop_form import LoopKernel, Statement, reads_contiguous
 PARALLEL_MIN_ELEMENTS = 32768  # below this, starting threads costs more than it saves
 LANES = 128           # columns one column-reduction program accumulates side by side (a vector's worth, times 8)
 SUM_BLOCK = 1024      # float sums add a float partial per block of this many elements into a double
+COLUMN_SUM_BLOCK = 8  # the same for each column of a column reduction (its rows add in order: kept short)
 ROW_CACHE = 8192      # most elements of a row whose transcendental values a later loop reads back
 WORTH_CACHING = frozenset({Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.SIN, Op.COS, Op.TAN, Op.TANH, Op.ATAN, Op.ERF,
                            Op.POW, Op.ATAN2})
@@ -258,9 +259,10 @@ def _accumulator(statement: Statement, writer: _Writer, lane: str = "") -> _Accu
         operator = "+" if op is Op.SUM else "*"
         result = f"({compute_type(node.output.dtype)}){acc}"
         variables = [(wide, name, "0" if op is Op.SUM else "1")]
-        if op is Op.SUM and dtype.is_float and dtype is not DType.FLOAT64 and not lane:
+        if op is Op.SUM and dtype.is_float and dtype is not DType.FLOAT64:
             partial = f"part_{statement.name}"  # vectorizes at float width; the double keeps long rows exact
-            return _Accumulator(variables, [f"{partial} = {partial} + {value};"], f"+:{partial}", result, partial)
+            return _Accumulator(variables, [f"{partial}{lane} = {partial}{lane} + {value};"], f"+:{partial}",
+                                result, partial)
         # a float64 sum has no wider accumulator: in order, so the same sum fused or not gives the same bits
         clause = None if dtype is DType.FLOAT64 else f"{operator}:{acc}"
         return _Accumulator(variables, [f"{acc} = {acc} {operator} ({wide}){value};"], clause, result)
@@ -371,23 +373,32 @@ def _row_reduction(loops: LoopKernel, writer: _Writer, reduced: list[int], body:
     simd = None if None in clauses else "#pragma omp simd " + " ".join(f"reduction({c})" for c in clauses)
     body = body + [line for a in accumulators for line in a.update]
     partials = [a for a in accumulators if a.partial]
-    if not partials:
-        return lines + _nest(_loop_headers(loops, reduced, writer), body, simd)
     start = [f"float {a.partial} = 0;" for a in partials]
     finish = [f"{a.variables[0][1]} += (double){a.partial};" for a in partials]
+    return lines + _blocked_loops(loops, writer, reduced, lambda header: _nest([header] if header else [], body, simd), start,
+                                  finish, SUM_BLOCK)
+
+
+def _blocked_loops(loops: LoopKernel, writer: _Writer, reduced: list[int], innermost, start: list[str],
+                   finish: list[str], block: int) -> list[str]:
+    """The loops over `reduced`, the innermost (`innermost(header)` gives it, with its body) in blocks of
+    `block` elements, `start` before each block and `finish` after (no blocks when `start` is empty)."""
     if not reduced:  # a reduction over axes of one element
-        return lines + start + body + finish
+        return start + innermost(None) + finish
+    if not start:
+        headers = _loop_headers(loops, reduced, writer)
+        return _nest(headers[:-1], innermost(headers[-1]), None)
     inner = reduced[-1]
     extent = sympy.sympify(loops.shape[inner])
-    if extent.is_Integer and int(extent) <= SUM_BLOCK:
-        block = start + _nest(_loop_headers(loops, [inner], writer), body, simd) + finish
+    if extent.is_Integer and int(extent) <= block:
+        blocks = start + innermost(_loop_headers(loops, [inner], writer)[0]) + finish
     else:
         variable, size = f"i{inner}", writer.size(extent)
-        end = f"({variable}b + {SUM_BLOCK} < {size} ? {variable}b + {SUM_BLOCK} : {size})"
-        loop = [f"for (int64_t {variable} = {variable}b; {variable} < {end}; {variable}++)"]
-        block = _nest([f"for (int64_t {variable}b = 0; {variable}b < {size}; {variable}b += {SUM_BLOCK})"],
-                      start + _nest(loop, body, simd) + finish, None)
-    return lines + _nest(_loop_headers(loops, reduced[:-1], writer), block, None)
+        end = f"({variable}b + {block} < {size} ? {variable}b + {block} : {size})"
+        header = f"for (int64_t {variable} = {variable}b; {variable} < {end}; {variable}++)"
+        blocks = _nest([f"for (int64_t {variable}b = 0; {variable}b < {size}; {variable}b += {block})"],
+                       start + innermost(header) + finish, None)
+    return _nest(_loop_headers(loops, reduced[:-1], writer), blocks, None)
 
 
 def _column_axis(loops: LoopKernel, outer: list[int], reduced: list[int], reductions: list,
@@ -417,14 +428,21 @@ def _column_reduction(loops: LoopKernel, writer: _Writer, outer: list[int], redu
     column = f"int64_t {variable} = {variable}b + l;"
     accumulators = [_accumulator(s, writer, lane="[l]") for s in reductions]
     variables = [v for a in accumulators for v in a.variables]
+    partials = [a.partial for a in accumulators if a.partial]
     row = [f"int64_t lanes = {extent} - {variable}b < {LANES} ? {extent} - {variable}b : {LANES};"]
     row += [f"{ctype} {name}[{LANES}];" for ctype, name, _ in variables]
+    row += [f"float {partial}[{LANES}];" for partial in partials]
     row += _nest([columns], [f"{name}[l] = {initial};" for _, name, initial in variables], None)
     body = [column]
     for statement in writer.closure([s.args[0] for s in reductions], varying=False):
         body += writer.line(statement)  # (not `printed`: each column loop computes what it needs)
     body += [line for a in accumulators for line in a.update]
-    row += _nest(_loop_headers(loops, reduced, writer) + [columns], body, "#pragma omp simd")
+    start = _nest([columns], [f"{partial}[l] = 0;" for partial in partials], None) if partials else []
+    finish = _nest([columns], [f"{a.variables[0][1]}[l] += (double){a.partial}[l];" for a in accumulators
+                               if a.partial], None) if partials else []
+    row += _blocked_loops(loops, writer, reduced, lambda header: _nest([header, columns] if header else [columns],
+                                                                        body, "#pragma omp simd"),
+                          start, finish, COLUMN_SUM_BLOCK)
     results = [column]
     for statement, accumulator in zip(reductions, accumulators):
         writer.printed.add(statement)

@@ -111,10 +111,12 @@ def restride(tensor: torch.Tensor, strides: Any) -> torch.Tensor:
     """`tensor` with `strides`, eager's layout for this output: the backends compute row-major, and users and
     autograd see what eager would give, an expand's stride 0 included. A layout whose elements overlap
     otherwise, or an unknown one (None), comes back contiguous."""
-    if strides is None or not _non_overlapping(tensor.shape, strides):
+    if strides is None:
         return tensor.contiguous()
-    if tuple(tensor.stride()) == strides:
+    if tensor.stride() == strides:  # (the common case first: this runs on every call)
         return tensor
+    if not _non_overlapping(tensor.shape, strides):
+        return tensor.contiguous()
     laid_out = torch.empty_strided(tensor.shape, strides, dtype=tensor.dtype, device=tensor.device)
     # along a stride-0 dim every position is the one element (eager's result is an expand there)
     distinct = tuple(slice(0, 1) if stride == 0 else slice(None) for stride in strides)
