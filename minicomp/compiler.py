@@ -96,25 +96,35 @@ def _lower_and_generate(gm: torch.fx.GraphModule, example_inputs: Sequence, opti
     report.fallback_reasons = lowered.fallback_reasons
     if target == "triton":
         run = _timing_first_call(run, report)
-    run = _returning_inputs_themselves(run, gm, graph)
+    run = _with_eager_identity(run, gm, graph)
     run._boxed_call = True
     return run
 
 
-def _returning_inputs_themselves(run: Callable, gm: torch.fx.GraphModule, graph: Graph) -> Callable:
+def _with_eager_identity(run: Callable, gm: torch.fx.GraphModule, graph: Graph) -> Callable:
     """Outputs with eager's identity: one that is a graph input in the FX graph comes back as that very
     tensor, as with aot_eager (AOTAutograd saves inputs for the backward as forward outputs, and a copy
     would cut the autograd link a double backward follows); one that is a new tensor in the FX graph
     but an input, or a view of one, in minicomp's program (a clone that folding removed) comes back as
-    a copy, since the input may be updated in place later (eval-mode batch norm's running mean)."""
+    a copy, since the input may be updated in place later (eval-mode batch norm's running mean). So
+    does an output that is another output's value in the program but a different node in the FX graph
+    (common subexpressions: digamma(x) and polygamma(0, x)): returned twice as one tensor, autograd
+    would give the gradient of both to one of them, and the other a zero gradient."""
     placeholders = [node for node in gm.graph.nodes if node.op == "placeholder"]
     (output,) = [node for node in gm.graph.nodes if node.op == "output"]
-    returned = {position: placeholders.index(arg) for position, arg in enumerate(tree_flatten(output.args[0])[0])
+    fx_outputs = tree_flatten(output.args[0])[0]
+    returned = {position: placeholders.index(arg) for position, arg in enumerate(fx_outputs)
                 if isinstance(arg, torch.fx.Node) and arg.op == "placeholder"}
     roots = view_roots(graph)
     inputs = set(graph.tensor_inputs)
-    copied = [position for position, value in enumerate(graph.outputs) if position not in returned
-              and isinstance(value, Value) and roots.get(value, value) in inputs]
+    first_node: dict = {}  # value -> the FX node of the first output holding it
+    copied = []
+    for position, value in enumerate(graph.outputs):
+        if position in returned or not isinstance(value, Value):
+            continue
+        if roots.get(value, value) in inputs or first_node.setdefault(value, fx_outputs[position]) is not \
+                fx_outputs[position]:
+            copied.append(position)
     if not returned and not copied:
         return run
 

@@ -131,3 +131,21 @@ def test_nan_and_infinities_flow_through_reductions_like_eager(target, device):
     x = x.to(device)
     result, _ = run(function, x, options={"target": target})
     torch.testing.assert_close(result, function(x), equal_nan=True)
+
+
+def test_outputs_that_are_one_value_in_the_program_are_distinct_tensors(target, device):
+    # digamma(x) and polygamma(0, x) are one value after common-subexpression elimination; eager returns
+    # two tensors, so an in-place update of one leaves the other, and each gets its own gradient
+    # (returned as one tensor, autograd gave both gradients to one and a zero to the other: 0 * inf
+    # made the gradient NaN at x = 0)
+    def function(x):
+        return torch.digamma(x), torch.polygamma(0, x), x * 2, x * 2
+
+    x = torch.tensor([-0.0, 1e-30, 0.5, 3.0], device=device, requires_grad=True)
+    (a, b, c, d), _ = run(function, x, options={"target": target})
+    assert a.data_ptr() != b.data_ptr() and c.data_ptr() != d.data_ptr()
+    (grad,) = torch.autograd.grad(sum(o.sum() for o in (a, b, c, d)), x)
+    expected = torch.autograd.grad(sum(o.sum() for o in function(x)), x)[0]
+    torch.testing.assert_close(grad, expected)
+    c.detach().add_(1)
+    torch.testing.assert_close(d, x * 2)

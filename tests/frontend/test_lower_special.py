@@ -23,9 +23,7 @@ def values(dtype, seed=0, count=30):
     return edge_and_random_values(EDGES, dtype, seed, count, (0.5, 5.0, 50.0))
 
 
-@pytest.mark.parametrize("target", ["numpy", pytest.param("cpp", marks=pytest.mark.xfail(
-    strict=True, reason="known wrong answer: on cpp the summed gradient of lgamma, digamma and polygamma(0) "
-    "is NaN at x = -0 and +-1e-30, where eager's is inf (each alone matches eager)"))])
+@pytest.mark.parametrize("target", ["numpy", "cpp"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_lgamma_and_digamma_forward_and_backward(dtype, target):
     check_formula(lambda x: (torch.lgamma(x), torch.digamma(x), torch.polygamma(0, x)), values(dtype), dtype=dtype,
