@@ -1,4 +1,4 @@
-"""The loop shapes the C++ printer picks (cpp_codegen.py) agree with eager torch: column reductions in
+"""The loop shapes the C++ printer picks (cpp_codegen.py, cpp_reductions.py) agree with eager torch: column reductions in
 blocks of lanes, float sums in blocked partials, row caches of transcendental values; each test also
 checks the shape was the one printed, so a change of rule cannot leave it untested."""
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import minicomp
-from minicomp.backends.cpp_codegen import LANES, ROW_CACHE, SUM_BLOCK
+from minicomp.backends.cpp_reductions import LANES, ROW_CACHE, SUM_BLOCK
 
 
 def compiled_source(function, inputs, tmp_path, dynamic=False) -> str:

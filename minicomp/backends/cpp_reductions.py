@@ -1,0 +1,198 @@
+"""How C++ kernels reduce: accumulators (float sums in blocked float partials added into a double, NaN
+flags beside max and min), the loops over a row, column reductions run in vector lanes, and row caches
+of transcendental values (docs/cpp_codegen.md says why each)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import sympy
+
+from minicomp.backends.cpp_math import STORAGE_TYPE, compute_type, extreme, rounded
+from minicomp.backends.cpp_writer import Writer, loop_headers, nest, store_line
+from minicomp.ir import DType, Op
+from minicomp.kernels.indexing import linearize
+from minicomp.kernels.loop_form import LoopKernel, Statement, reads_contiguous
+
+LANES = 128           # columns one column-reduction program accumulates side by side (a vector's worth, times 8)
+SUM_BLOCK = 1024      # float sums add a float partial per block of this many elements into a double
+COLUMN_SUM_BLOCK = 8  # the same for each column of a column reduction (its rows add in order: kept short)
+ROW_CACHE = 8192      # most elements of a row whose transcendental values a later loop reads back
+WORTH_CACHING = frozenset({Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.SIN, Op.COS, Op.TAN, Op.TANH, Op.ATAN, Op.ERF,
+                           Op.POW, Op.ATAN2})
+
+
+@dataclasses.dataclass
+class _Accumulator:
+    """How one reduction accumulates: its variables (C++ type, name, initial value), the update of each
+    element `value`, the `#pragma omp simd` reduction clause (None: the loop must run in order), the row
+    value, and the float partial of a blocked sum (see SUM_BLOCK)."""
+
+    variables: list
+    update: list
+    clause: str | None
+    result: str
+    partial: str | None = None
+
+
+def make_accumulator(statement: Statement, writer: Writer, lane: str = "") -> _Accumulator:
+    """The accumulator of a reduction; with `lane` ("[l]"), one per column of a column block."""
+    node = statement.node
+    source = statement.args[0]
+    dtype, op = source.dtype, node.op
+    name = f"acc_{statement.name}"
+    acc = name + lane
+    value = source.name
+    ctype = compute_type(dtype)
+    if op in (Op.ARGMAX, Op.ARGMIN):
+        greater = ">" if op is Op.ARGMAX else "<"
+        position = linearize([writer.loops.variables[a] for a in writer.loops.reduced_axes],
+                             [writer.loops.shape[a] for a in writer.loops.reduced_axes])
+        nan = f" || ({value} != {value} && {acc} == {acc})" if dtype.is_float else ""
+        variables = [(ctype, name, extreme(dtype, lowest=op is Op.ARGMAX)), ("int64_t", f"{name}_index", "0")]
+        index = f"{name}_index{lane}"
+        update = [f"if ({value} {greater} {acc}{nan}) {{ {acc} = {value}; {index} = {writer.size(position)}; }}"]
+        return _Accumulator(variables, update, None, index)
+    if dtype is DType.BOOL:
+        any_of = op in (Op.SUM, Op.MAX)
+        operator = "|" if any_of else "&"
+        return _Accumulator([("int", name, "0" if any_of else "1")], [f"{acc} {operator}= (int){value};"],
+                            f"{operator}:{acc}", f"({acc} != 0)")
+    if op in (Op.SUM, Op.PROD):
+        wide = "double" if dtype.is_float else STORAGE_TYPE[node.output.dtype]
+        operator = "+" if op is Op.SUM else "*"
+        result = f"({compute_type(node.output.dtype)}){acc}"
+        variables = [(wide, name, "0" if op is Op.SUM else "1")]
+        if op is Op.SUM and dtype.is_float and dtype is not DType.FLOAT64:
+            partial = f"part_{statement.name}"  # vectorizes at float width; the double keeps long rows exact
+            return _Accumulator(variables, [f"{partial}{lane} = {partial}{lane} + {value};"], f"+:{partial}",
+                                result, partial)
+        # a float64 sum has no wider accumulator: in order, so the same sum fused or not gives the same bits
+        clause = None if dtype is DType.FLOAT64 else f"{operator}:{acc}"
+        return _Accumulator(variables, [f"{acc} = {acc} {operator} ({wide}){value};"], clause, result)
+    largest = op is Op.MAX
+    variables = [(ctype, name, extreme(dtype, lowest=largest))]
+    update = [f"{acc} = {value} {'>' if largest else '<'} {acc} ? {value} : {acc};"]
+    clause = f"{'max' if largest else 'min'}:{acc}"
+    if not dtype.is_float:
+        return _Accumulator(variables, update, clause, acc)
+    variables.append(("int", f"{name}_nan", "0"))
+    update.append(f"{name}_nan{lane} |= ({value} != {value});")
+    return _Accumulator(variables, update, clause + f") reduction(|:{name}_nan",
+                        f"({name}_nan{lane} ? ({ctype})NAN : {acc})")
+
+
+def plan_row_cache(loops: LoopKernel, writer: Writer, reduced: list[int], reductions: list,
+                    checks: list) -> list[str]:
+    """Declare the row caches (into `writer`) and return their arrays' declarations. Where a loop over the
+    row computes a transcendental value a later loop needs too (softmax's exp(x - max): its sum, then
+    the output), the first loop stores it in an array of one row and the later ones read it back,
+    when the row is a static size of at most ROW_CACHE elements."""
+    extents = [sympy.sympify(loops.shape[a]) for a in loops.reduced_axes]
+    if not reduced or not all(e.is_Integer for e in extents) or sympy.Mul(*extents) > ROW_CACHE:
+        return []
+    depths = sorted({s.depth for s in reductions})
+    roots = [[s.args[0] for s in reductions if s.depth == depth] for depth in depths]
+    roots.append([s.statement for s in loops.stores if not s.row] + [c for c in checks if c.varies])
+    seen: set = set()
+    declarations = []
+    for loop_roots in roots:
+        needed = writer.closure(loop_roots, varying=True)
+        for statement in needed:
+            if statement in seen and statement not in writer.cache and statement.kind == "compute" and \
+                    statement.node.op in WORTH_CACHING:
+                writer.cache[statement] = f"cache_{statement.name}"
+                declarations.append(f"{compute_type(statement.dtype)} cache_{statement.name}[{sympy.Mul(*extents)}];")
+        seen |= set(needed)
+    position = linearize([loops.variables[a] for a in loops.reduced_axes], [loops.shape[a] for a in loops.reduced_axes])
+    writer.cache_index = writer.size(position)
+    return declarations
+
+
+def row_reduction(loops: LoopKernel, writer: Writer, reduced: list[int], body: list[str],
+                   accumulators: list) -> list[str]:
+    """The loops over the row running `body` and the accumulators' updates. Float sums add into a float
+    partial per block of the innermost loop (SUM_BLOCK elements at most), then into their double."""
+    lines = [f"{ctype} {name} = {initial};" for a in accumulators for ctype, name, initial in a.variables]
+    clauses = [a.clause for a in accumulators]
+    simd = None if None in clauses else "#pragma omp simd " + " ".join(f"reduction({c})" for c in clauses)
+    body = body + [line for a in accumulators for line in a.update]
+    partials = [a for a in accumulators if a.partial]
+    start = [f"float {a.partial} = 0;" for a in partials]
+    finish = [f"{a.variables[0][1]} += (double){a.partial};" for a in partials]
+    return lines + _blocked_loops(loops, writer, reduced, lambda header: nest([header] if header else [], body, simd), start,
+                                  finish, SUM_BLOCK)
+
+
+def _blocked_loops(loops: LoopKernel, writer: Writer, reduced: list[int], innermost, start: list[str],
+                   finish: list[str], block: int) -> list[str]:
+    """The loops over `reduced`, the innermost (`innermost(header)` gives it, with its body) in blocks of
+    `block` elements, `start` before each block and `finish` after (no blocks when `start` is empty)."""
+    if not reduced:  # a reduction over axes of one element
+        return start + innermost(None) + finish
+    if not start:
+        headers = loop_headers(loops, reduced, writer)
+        return nest(headers[:-1], innermost(headers[-1]), None)
+    inner = reduced[-1]
+    extent = sympy.sympify(loops.shape[inner])
+    if extent.is_Integer and int(extent) <= block:
+        blocks = start + innermost(loop_headers(loops, [inner], writer)[0]) + finish
+    else:
+        variable, size = f"i{inner}", writer.size(extent)
+        end = f"({variable}b + {block} < {size} ? {variable}b + {block} : {size})"
+        header = f"for (int64_t {variable} = {variable}b; {variable} < {end}; {variable}++)"
+        blocks = nest([f"for (int64_t {variable}b = 0; {variable}b < {size}; {variable}b += {block})"],
+                       start + innermost(header) + finish, None)
+    return nest(loop_headers(loops, reduced[:-1], writer), blocks, None)
+
+
+def column_axis(loops: LoopKernel, outer: list[int], reduced: list[int], reductions: list,
+                 checks: list) -> int | None:
+    """The outer axis a column reduction runs in blocks of LANES, or None. A sum over rows of a row-major
+    matrix reads along the row in no loop: looping over rows inside, with a block of columns side by
+    side in the vector lanes, reads consecutive elements. Only for one level of reductions storing row
+    values alone."""
+    if not reductions or not outer or not reduced or checks or any(not s.row for s in loops.stores):
+        return None
+    if any(s.depth != 1 or s.node.op in (Op.ARGMAX, Op.ARGMIN) for s in reductions):
+        return None
+    if reads_contiguous(loops, reduced[-1]) or not reads_contiguous(loops, outer[-1]):
+        return None
+    return outer[-1]
+
+
+def column_reduction(loops: LoopKernel, writer: Writer, outer: list[int], reduced: list[int],
+                      reductions: list, lane: int) -> tuple[list[str], list[str]]:
+    """(outer loop headers, body) of a column reduction: accumulator arrays for a block of LANES columns,
+    the loops over the row outside, the columns in the `#pragma omp simd` loop inside, then per column the
+    row values and stores."""
+    variable, extent = f"i{lane}", writer.size(loops.shape[lane])
+    headers = loop_headers(loops, outer[:-1], writer)
+    headers.append(f"for (int64_t {variable}b = 0; {variable}b < {extent}; {variable}b += {LANES})")
+    columns = "for (int64_t l = 0; l < lanes; l++)"
+    column = f"int64_t {variable} = {variable}b + l;"
+    accumulators = [make_accumulator(s, writer, lane="[l]") for s in reductions]
+    variables = [v for a in accumulators for v in a.variables]
+    partials = [a.partial for a in accumulators if a.partial]
+    row = [f"int64_t lanes = {extent} - {variable}b < {LANES} ? {extent} - {variable}b : {LANES};"]
+    row += [f"{ctype} {name}[{LANES}];" for ctype, name, _ in variables]
+    row += [f"float {partial}[{LANES}];" for partial in partials]
+    row += nest([columns], [f"{name}[l] = {initial};" for _, name, initial in variables], None)
+    body = [column]
+    for statement in writer.closure([s.args[0] for s in reductions], varying=False):
+        body += writer.line(statement)  # (not `printed`: each column loop computes what it needs)
+    body += [line for a in accumulators for line in a.update]
+    start = nest([columns], [f"{partial}[l] = 0;" for partial in partials], None) if partials else []
+    finish = nest([columns], [f"{a.variables[0][1]}[l] += (double){a.partial}[l];" for a in accumulators
+                               if a.partial], None) if partials else []
+    row += _blocked_loops(loops, writer, reduced, lambda header: nest([header, columns] if header else [columns],
+                                                                        body, "#pragma omp simd"),
+                          start, finish, COLUMN_SUM_BLOCK)
+    results = [column]
+    for statement, accumulator in zip(reductions, accumulators):
+        writer.printed.add(statement)
+        results.append(f"{compute_type(statement.dtype)} {statement.name} = "
+                       f"{rounded(statement.node, accumulator.result)};")
+    writer.need([s.statement for s in loops.stores], results)
+    results += [store_line(s, writer) for s in loops.stores]
+    return headers, row + nest([columns], results, None)

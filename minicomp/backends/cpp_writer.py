@@ -1,0 +1,201 @@
+"""The pieces every C++ loop nest is printed with: statements as C++ expressions and lines (`Writer`),
+loop headers and nesting. cpp_codegen.py lays out a kernel's loops; cpp_reductions.py its reductions."""
+
+from __future__ import annotations
+
+import sympy
+
+from minicomp.backends.checks import SLOTS_PER_CHECK, ZERO_DIVISION
+from minicomp.backends.cpp_math import compute_type, literal, load_code, pointwise_code, rounded, store_code
+from minicomp.kernels.indexing import FloorDiv, Mod
+from minicomp.kernels.loop_form import LoopKernel, Statement
+
+
+class Writer:
+    def __init__(self, loops: LoopKernel):
+        self.loops = loops
+        self.sizes: dict[str, sympy.Expr] = {}
+        self.size_types: dict[str, str] = {}
+        self.printed: set = set()
+        self.cache: dict = {}     # statement -> its row cache array (see _plan_row_cache)
+        self.cached: set = set()  # the statements whose row cache holds the whole row
+        self.cache_index = ""
+        self.local_names = {str(v) for v in loops.variables} | {s.name for s in loops.statements}
+
+    # -- expressions ---------------------------------------------------------------------
+    def size(self, expr) -> str:
+        """A size expression over the loop variables, as C++ (opaque size functions become arguments)."""
+        return self.expression(sympy.sympify(expr))
+
+    def expression(self, expr) -> str:
+        if expr.is_Integer:
+            number = int(expr)
+            return f"INT64_C({number})" if abs(number) >= 2 ** 31 else str(number)
+        if expr.is_Symbol:
+            return str(expr) if str(expr) in self.local_names else self.argument(expr)
+        if isinstance(expr, (FloorDiv, Mod)):
+            numerator, denominator = (self.expression(a) for a in expr.args)
+            if _may_be_negative(expr.args[0]):  # C's / and % truncate; the index arithmetic needs the floor
+                helper = "mc::floordiv_int" if isinstance(expr, FloorDiv) else "mc::remainder_int"
+                return f"{helper}<int64_t>({numerator}, {denominator})"
+            return f"({numerator} {'/' if isinstance(expr, FloorDiv) else '%'} {denominator})"
+        if expr.is_Add:
+            return "(" + " + ".join(self.expression(a) for a in expr.args) + ")"
+        if expr.is_Mul and all(a.is_integer for a in expr.args):
+            return "(" + " * ".join(self.expression(a) for a in expr.args) + ")"
+        if expr.is_Pow and expr.exp.is_Integer and expr.exp > 0:
+            return "(" + " * ".join([self.expression(expr.base)] * int(expr.exp)) + ")"
+        if isinstance(expr, sympy.And):
+            return "(" + " && ".join(self.expression(a) for a in expr.args) + ")"
+        if isinstance(expr, sympy.Or):
+            return "(" + " || ".join(self.expression(a) for a in expr.args) + ")"
+        if isinstance(expr, sympy.Rel):
+            return f"({self.expression(expr.lhs)} {expr.rel_op} {self.expression(expr.rhs)})"
+        if expr is sympy.true:
+            return "true"
+        if expr is sympy.false:
+            return "false"
+        return self.argument(expr)
+
+    def argument(self, expr, fraction: bool = False) -> str:
+        """A kernel argument holding a size expression the host evaluates (a floor; with `fraction`, a value
+        such as a mean's 1/n, passed as a double unless it is known to be an integer)."""
+        key = str(expr)
+        if key not in self.sizes:
+            self.sizes[key] = expr
+            self.size_types[key] = "double" if fraction and not expr.is_integer else "int64_t"
+        return f"ks{list(self.sizes).index(key)}"
+
+    # -- statements ----------------------------------------------------------------------
+    def code(self, statement: Statement) -> str:
+        """The C++ expression computing `statement` from the variables of its operands."""
+        kind, dtype = statement.kind, statement.dtype
+        args = [a.name for a in statement.args]
+        if kind == "load":
+            position = self.loops.inputs.index(statement.buffer)
+            element = load_code(dtype, f"in{position}[{self.size(statement.index)}]")
+            if statement.guard is None:
+                return element
+            return f"({statement.guard.name} ? {element} : ({compute_type(dtype)})0)"
+        if kind == "compute":
+            return rounded(statement.node, pointwise_code(statement.node, args))
+        if kind == "constant":
+            if isinstance(statement.value, sympy.Basic):
+                return f"({compute_type(dtype)}){self.argument(statement.value, fraction=True)}"
+            return literal(statement.value, dtype)
+        if kind == "iota":
+            start, step = statement.node.attrs["start"], statement.node.attrs["step"]
+            wide = "double" if dtype.is_float else "int64_t"
+            return f"({compute_type(dtype)})(({wide}){start!r} + ({wide}){step!r} * ({wide}){self.size(statement.index)})"
+        if kind == "guard":
+            condition = self.expression(statement.condition)
+            return condition if statement.guard is None else f"({statement.guard.name} && {condition})"
+        if kind == "select":
+            return f"({args[0]} ? {args[1]} : {args[2]})"
+        raise AssertionError(kind)
+
+    def line(self, statement: Statement) -> list[str]:
+        if statement.kind == "check":
+            return [self.check_line(statement)]
+        declaration = f"{compute_type(statement.dtype)} {statement.name}"
+        if statement in self.cached:
+            return [f"{declaration} = {self.cache[statement]}[{self.cache_index}];"]
+        lines = [f"{declaration} = {self.code(statement)};"]
+        if statement in self.cache:
+            lines.append(f"{self.cache[statement]}[{self.cache_index}] = {statement.name};")
+        return lines
+
+    def check_line(self, statement: Statement) -> str:
+        slot, extent = statement.value
+        failed = self.expression(statement.condition)
+        if statement.guard is not None:
+            failed = f"{statement.guard.name} && {failed}"
+        base = SLOTS_PER_CHECK * slot
+        record = f"check[{base}] = 1;"
+        if statement.check != ZERO_DIVISION:
+            record += f" check[{base + 1}] = (int64_t){statement.args[0].name}; check[{base + 2}] = {self.size(extent)};"
+        return f"if ({failed}) {{ {record} }}"
+
+    def closure(self, roots: list[Statement], varying: bool) -> list[Statement]:
+        """Statements `roots` need that are not printed yet, in order; with `varying`, only those that vary
+        along the row (the others are printed before the loop, see `need`)."""
+        wanted: set = set()
+
+        def visit(statement: Statement) -> None:
+            if statement in wanted or statement in self.printed:
+                return
+            if varying and not statement.varies:
+                return
+            wanted.add(statement)
+            if statement in self.cached:
+                return  # read back from the row cache
+            for operand in self.operands(statement):
+                visit(operand)
+
+        for root in roots:
+            visit(root)
+        return [s for s in self.loops.statements if s in wanted]
+
+    @staticmethod
+    def operands(statement: Statement) -> list[Statement]:
+        if statement.kind == "reduce":
+            return []  # its argument belongs to the loop accumulating it
+        return list(statement.args) + ([statement.guard] if statement.guard is not None else [])
+
+    def need(self, roots: list[Statement], lines: list[str]) -> None:
+        """Print (into `lines`) the row-level statements `roots` need, and the roots if row-level."""
+        for statement in self.closure(roots, varying=False):
+            if statement.varies:
+                continue
+            assert statement.kind != "reduce" or statement in self.printed, "a reduction is printed by its loop"
+            self.printed.add(statement)
+            lines += self.line(statement)
+
+    def element_body(self, roots: list[Statement], lines: list[str]) -> list[str]:
+        """Row values the roots need (into `lines`, before the loop) and the loop body computing the roots."""
+        body_statements = self.closure(roots, varying=True)
+        row_operands = [o for s in body_statements for o in self.operands(s) if not o.varies]
+        self.need([r for r in roots if not r.varies] + row_operands, lines)
+        body = []
+        for statement in body_statements:
+            body += self.line(statement)
+        self.cached |= {s for s in body_statements if s in self.cache}
+        return body
+
+
+def _may_be_negative(expr) -> bool:
+    """An index with a negative term (a pad's shifted coordinate) may be below zero where a guard is off."""
+    for term in sympy.Add.make_args(sympy.expand(expr)):
+        if term.as_coeff_Mul()[0] < 0:
+            return True
+        if any(_may_be_negative(division.args[0]) for division in term.atoms(FloorDiv)):
+            return True  # the floor of a negative index is negative too (a Mod never is)
+    return False
+
+
+def loop_headers(loops: LoopKernel, axes: list[int], writer: Writer) -> list[str]:
+    """One `for` header per axis, over its whole extent."""
+    return [f"for (int64_t i{a} = 0; i{a} < {writer.size(loops.shape[a])}; i{a}++)" for a in axes]
+
+
+def looping_axes(loops: LoopKernel, axes: list[int]) -> list[int]:
+    """The axes that need a loop: those longer than one (a loop variable of extent 1 is 0)."""
+    return [a for a in axes if loops.variables[a] != 0]
+
+
+def nest(headers: list[str], body: list[str], innermost_pragma: str | None) -> list[str]:
+    """`headers` nested around `body`, the innermost loop with `innermost_pragma`."""
+    lines = []
+    for depth, header in enumerate(headers):
+        if depth == len(headers) - 1 and innermost_pragma:
+            lines.append(innermost_pragma)
+        lines.append(header + " {")
+    lines += body
+    lines += ["}"] * len(headers)
+    return lines
+
+
+def store_line(store, writer: Writer) -> str:
+    """The assignment of a store's statement to its output element."""
+    value = writer.size(store.index)
+    return f"out{store.position}[{value}] = {store_code(store.value.dtype, store.statement.name)};"
