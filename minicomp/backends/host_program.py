@@ -65,7 +65,7 @@ def build_host_program(graph: Graph, write_kernel: Callable[[Kernel, str], Any])
     bound: set = set()
     body = bind_sizes(graph, bound)
     plan = graph.plan
-    if plan is not None and plan.arena_bytes != 0:  # (every buffer may be an input or an output)
+    if plan is not None and plan.offsets:  # (none when every buffer is an input or an output)
         body.append(f"arena = torch.empty({size(plan.arena_bytes)}, dtype=torch.uint8, device=DEVICE)")
     fallbacks: list[tuple] = []
     constants: list = []
