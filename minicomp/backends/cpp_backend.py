@@ -18,6 +18,7 @@ from minicomp.backends.host_code import run_source
 from minicomp.backends.host_program import GraphData, build_host_program
 from minicomp.ir import Graph, Kernel
 from minicomp.kernels.loop_form import lower_kernel
+from minicomp.kernels.merge_axes import merge_axes
 
 HEADER = ("import torch\nfrom minicomp.backends import cpp_runtime as rt\n"
           "from minicomp.backends.host_code import restride\nfrom minicomp.backends.host_program import slot\n"
@@ -37,7 +38,7 @@ class CppProgram:
 
 
 def _write(kernel: Kernel, name: str) -> CppKernel:
-    return write_kernel(lower_kernel(kernel, name))
+    return write_kernel(merge_axes(lower_kernel(kernel, name)))
 
 
 def generate(graph: Graph, keep_source: Optional[Callable[[str, str], Optional[str]]] = None) -> CppProgram:

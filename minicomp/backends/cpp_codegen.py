@@ -5,8 +5,8 @@ A pointwise kernel is the domain's loops, the outer ones parallel (`collapse`d),
 row per level of reductions (softmax's sum needs its max first): each accumulates in registers with
 `#pragma omp simd reduction(...)`, then the row values computed from the results, then a last loop
 storing the full-size outputs, then the row outputs. A row of a few thousand elements is in cache for
-the later loops, so it is read from memory once. Float sums add float partials of a block into a
-double; products accumulate in double. A column reduction (the row is strided, the columns are not)
+the later loops, so it is read from memory once. Float sums and products accumulate in double. A
+column reduction (the row is strided, the columns are not)
 runs a block of columns side by side in the vector lanes; a transcendental value two loops over the
 row need is kept in a row cache (docs/cpp_codegen.md).
 """
@@ -87,7 +87,7 @@ def _row_body(loops: LoopKernel, writer: Writer, reduced: list[int], reductions:
 
 def _function(loops: LoopKernel, writer: Writer, headers: list[str], row: list[str], pointwise: bool,
               checked: bool) -> list[str]:
-    elements = " * ".join(writer.size(n) for n in loops.shape) or "1"
+    elements = " * ".join(writer.size(n) for n in loops.shape if n != 1) or "1"
     parallel = f"#pragma omp parallel for{{}} if({elements} > {PARALLEL_MIN_ELEMENTS})"
     simd = None if checked else "#pragma omp simd"  # a check writes its slots: the lanes would race
     if not headers:

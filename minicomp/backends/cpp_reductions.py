@@ -1,5 +1,5 @@
-"""How C++ kernels reduce: accumulators (float sums in blocked float partials added into a double, NaN
-flags beside max and min), the loops over a row, column reductions run in vector lanes, and row caches
+"""How C++ kernels reduce: accumulators (float sums and products in double, NaN flags beside max and
+min), the loops over a row, column reductions run in vector lanes, and row caches
 of transcendental values (docs/cpp_codegen.md says why each)."""
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from minicomp.kernels.indexing import linearize
 from minicomp.kernels.loop_form import LoopKernel, Statement, reads_contiguous
 
 LANES = 128           # columns one column-reduction program accumulates side by side (a vector's worth, times 8)
-SUM_BLOCK = 1024      # float sums add a float partial per block of this many elements into a double
-COLUMN_SUM_BLOCK = 8  # the same for each column of a column reduction (its rows add in order: kept short)
 ROW_CACHE = 8192      # most elements of a row whose transcendental values a later loop reads back
 WORTH_CACHING = frozenset({Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.SIN, Op.COS, Op.TAN, Op.TANH, Op.ATAN, Op.ERF,
                            Op.POW, Op.ATAN2})
@@ -26,13 +24,12 @@ WORTH_CACHING = frozenset({Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.SIN, Op.COS, O
 class _Accumulator:
     """How one reduction accumulates: its variables (C++ type, name, initial value), the update of each
     element `value`, the `#pragma omp simd` reduction clause (None: the loop must run in order), the row
-    value, and the float partial of a blocked sum (see SUM_BLOCK)."""
+    value."""
 
     variables: list
     update: list
     clause: str | None
     result: str
-    partial: str | None = None
 
 
 def make_accumulator(statement: Statement, writer: Writer, lane: str = "") -> _Accumulator:
@@ -63,10 +60,6 @@ def make_accumulator(statement: Statement, writer: Writer, lane: str = "") -> _A
         operator = "+" if op is Op.SUM else "*"
         result = f"({compute_type(node.output.dtype)}){acc}"
         variables = [(wide, name, "0" if op is Op.SUM else "1")]
-        if op is Op.SUM and dtype.is_float and dtype is not DType.FLOAT64:
-            partial = f"part_{statement.name}"  # vectorizes at float width; the double keeps long rows exact
-            return _Accumulator(variables, [f"{partial}{lane} = {partial}{lane} + {value};"], f"+:{partial}",
-                                result, partial)
         # a float64 sum has no wider accumulator: in order, so the same sum fused or not gives the same bits
         clause = None if dtype is DType.FLOAT64 else f"{operator}:{acc}"
         return _Accumulator(variables, [f"{acc} = {acc} {operator} ({wide}){value};"], clause, result)
@@ -110,40 +103,13 @@ def plan_row_cache(loops: LoopKernel, writer: Writer, reduced: list[int], reduct
 
 
 def row_reduction(loops: LoopKernel, writer: Writer, reduced: list[int], body: list[str],
-                   accumulators: list) -> list[str]:
-    """The loops over the row running `body` and the accumulators' updates. Float sums add into a float
-    partial per block of the innermost loop (SUM_BLOCK elements at most), then into their double."""
+                  accumulators: list) -> list[str]:
+    """The loops over the row running `body` and the accumulators' updates."""
     lines = [f"{ctype} {name} = {initial};" for a in accumulators for ctype, name, initial in a.variables]
     clauses = [a.clause for a in accumulators]
     simd = None if None in clauses else "#pragma omp simd " + " ".join(f"reduction({c})" for c in clauses)
     body = body + [line for a in accumulators for line in a.update]
-    partials = [a for a in accumulators if a.partial]
-    start = [f"float {a.partial} = 0;" for a in partials]
-    finish = [f"{a.variables[0][1]} += (double){a.partial};" for a in partials]
-    return lines + _blocked_loops(loops, writer, reduced, lambda header: nest([header] if header else [], body, simd), start,
-                                  finish, SUM_BLOCK)
-
-
-def _blocked_loops(loops: LoopKernel, writer: Writer, reduced: list[int], innermost, start: list[str],
-                   finish: list[str], block: int) -> list[str]:
-    """The loops over `reduced`, the innermost (`innermost(header)` gives it, with its body) in blocks of
-    `block` elements, `start` before each block and `finish` after (no blocks when `start` is empty)."""
-    if not reduced:  # a reduction over axes of one element
-        return start + innermost(None) + finish
-    if not start:
-        headers = loop_headers(loops, reduced, writer)
-        return nest(headers[:-1], innermost(headers[-1]), None)
-    inner = reduced[-1]
-    extent = sympy.sympify(loops.shape[inner])
-    if extent.is_Integer and int(extent) <= block:
-        blocks = start + innermost(loop_headers(loops, [inner], writer)[0]) + finish
-    else:
-        variable, size = f"i{inner}", writer.size(extent)
-        end = f"({variable}b + {block} < {size} ? {variable}b + {block} : {size})"
-        header = f"for (int64_t {variable} = {variable}b; {variable} < {end}; {variable}++)"
-        blocks = nest([f"for (int64_t {variable}b = 0; {variable}b < {size}; {variable}b += {block})"],
-                       start + innermost(header) + finish, None)
-    return nest(loop_headers(loops, reduced[:-1], writer), blocks, None)
+    return lines + nest(loop_headers(loops, reduced, writer), body, simd)
 
 
 def column_axis(loops: LoopKernel, outer: list[int], reduced: list[int], reductions: list,
@@ -173,21 +139,14 @@ def column_reduction(loops: LoopKernel, writer: Writer, outer: list[int], reduce
     column = f"int64_t {variable} = {variable}b + l;"
     accumulators = [make_accumulator(s, writer, lane="[l]") for s in reductions]
     variables = [v for a in accumulators for v in a.variables]
-    partials = [a.partial for a in accumulators if a.partial]
     row = [f"int64_t lanes = {extent} - {variable}b < {LANES} ? {extent} - {variable}b : {LANES};"]
     row += [f"{ctype} {name}[{LANES}];" for ctype, name, _ in variables]
-    row += [f"float {partial}[{LANES}];" for partial in partials]
     row += nest([columns], [f"{name}[l] = {initial};" for _, name, initial in variables], None)
     body = [column]
     for statement in writer.closure([s.args[0] for s in reductions], varying=False):
         body += writer.line(statement)  # (not `printed`: each column loop computes what it needs)
     body += [line for a in accumulators for line in a.update]
-    start = nest([columns], [f"{partial}[l] = 0;" for partial in partials], None) if partials else []
-    finish = nest([columns], [f"{a.variables[0][1]}[l] += (double){a.partial}[l];" for a in accumulators
-                               if a.partial], None) if partials else []
-    row += _blocked_loops(loops, writer, reduced, lambda header: nest([header, columns] if header else [columns],
-                                                                        body, "#pragma omp simd"),
-                          start, finish, COLUMN_SUM_BLOCK)
+    row += nest(loop_headers(loops, reduced, writer) + [columns], body, "#pragma omp simd")
     results = [column]
     for statement, accumulator in zip(reductions, accumulators):
         writer.printed.add(statement)
