@@ -55,11 +55,9 @@ def _linear_together(expression, outer, inner, inner_extent) -> bool:
     """Whether `expression` uses `outer` and `inner` only as c * (inner_extent * outer + inner)."""
     if not expression.has(outer) and not expression.has(inner):
         return True
-    if isinstance(expression, sympy.Rel) or isinstance(expression, (sympy.And, sympy.Or, sympy.Not)):
-        if isinstance(expression, sympy.Rel):
-            return False  # a bound on one coordinate is not a bound on the merged one
-        return all(_linear_together(a, outer, inner, inner_extent) for a in expression.args)
-    if isinstance(expression, (FloorDiv, Mod)):
+    if isinstance(expression, sympy.Rel):
+        return False  # a bound on one coordinate is not a bound on the merged one
+    if isinstance(expression, (sympy.And, sympy.Or, sympy.Not, FloorDiv, Mod)):
         return all(_linear_together(a, outer, inner, inner_extent) for a in expression.args)
     outer_coefficient = inner_coefficient = sympy.Integer(0)
     for term in sympy.Add.make_args(sympy.expand(expression)):
