@@ -144,11 +144,12 @@ def torch_op(target: str) -> Any:
 
 
 def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict, outputs: Optional[list] = None,
-               to_tensor: Callable = lambda array: array, from_tensor: Callable = torch.Tensor.contiguous,
+               to_tensor: Callable = torch.Tensor.contiguous, from_tensor: Callable = torch.Tensor.contiguous,
                ) -> Optional[list]:
     """Run ATen op `target` with torch, the fallback for ops outside the primitive set: each Value in args and
-    kwargs is `to_tensor` of its entry in `values`, each size expression its number under `sizes`. The tensor
-    results are copied into the preallocated `outputs`, or, with outputs None (sizes known only once it ran, as
+    kwargs is `to_tensor` of its entry in `values` (contiguous by default: the ATen ops decompositions reach
+    may assume it, as _embedding_bag_forward_only does for its indices), each size expression its number under `sizes`. The tensor
+    results are copied into the preallocated `outputs` (None for one nothing reads), or, with outputs None (sizes known only once it ran, as
     nonzero's), returned through `from_tensor` (contiguous, as kernels read them)."""
     function = torch_op(target)
 
@@ -163,8 +164,9 @@ def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict, o
     tensors = [t for t in tree_flatten(result)[0] if isinstance(t, torch.Tensor)]
     if outputs is None:
         return [from_tensor(t) for t in tensors]
-    for out, tensor in zip(outputs, tensors):
-        out.copy_(tensor)
+    for out, tensor in zip(outputs, tensors, strict=True):
+        if out is not None:  # (None: an output nothing reads)
+            out.copy_(tensor)
     return None
 
 

@@ -69,6 +69,7 @@ def build_host_program(graph: Graph, write_kernel: Callable[[Kernel, str], Any])
         body.append(f"arena = torch.empty({size(plan.arena_bytes)}, dtype=torch.uint8, device=DEVICE)")
     fallbacks: list[tuple] = []
     constants: list = []
+    read = {v.name for item in graph.nodes for v in item.inputs} | {v.name for v in graph.outputs if isinstance(v, Value)}
     for item in graph.nodes:
         if not item.is_kernel and item.op is Op.CONSTANT:
             constants.append(item.attrs["data"].payload)
@@ -81,11 +82,14 @@ def build_host_program(graph: Graph, write_kernel: Callable[[Kernel, str], Any])
             body.append(bind_number(item, bound))
             continue
         if not item.is_kernel and item.op is Op.FALLBACK and unbound_sizes(item.outputs, bound):
-            body.append(_fallback_line(item, fallbacks, preallocated=False))  # its sizes are known once it ran
+            body += _fallback_lines(item, fallbacks, preallocated=False)  # its sizes are known once it ran
             body += bind_result_sizes(item.outputs, bound)
             continue
+        if not item.is_kernel and item.op is Op.FALLBACK:
+            body += _fallback_lines(item, fallbacks, preallocated=True, read=read, plan=plan)
+            continue
         body += [f"{v.name} = {_allocate(v, plan)}" for v in item.outputs]
-        if item.is_kernel or item.op not in (Op.MATMUL, Op.CONV, Op.FALLBACK, Op.SCATTER):
+        if item.is_kernel or item.op not in (Op.MATMUL, Op.CONV, Op.SCATTER):
             kernel = item if item.is_kernel else _lone_kernel(item)
             written = write_kernel(kernel, f"kernel{len(kernels)}_{kernel.name}")
             kernels.append(written)
@@ -150,16 +154,19 @@ def _extern_line(node: Node, fallbacks: list) -> str:
                 f"{list(a['padding'])}, {list(a['dilation'])}, False, {[0] * spatial}, {a['groups']}))")
     if node.op is Op.SCATTER:
         return f"rt.scatter({args[0]}, {node.attrs['axis']}, {args[1]}, {args[2]}, {out}, {node.attrs['reduce']!r})"
-    return _fallback_line(node, fallbacks, preallocated=True)
+    raise AssertionError(f"not an extern op: {node.op}")
 
 
-def _fallback_line(node: Node, fallbacks: list, preallocated: bool) -> str:
-    """A torch call writing into the preallocated outputs, or returning its own when their sizes are unknown."""
+def _fallback_lines(node: Node, fallbacks: list, preallocated: bool, read: set = frozenset(), plan=None) -> list[str]:
+    """A torch call writing into the preallocated outputs, or returning its own when their sizes are unknown.
+    An output nothing reads gets no buffer (None): torch's kernel may give it another shape than its meta
+    function promised (embedding_bag's offset2bag is empty in sum mode)."""
     index = len(fallbacks)
     fallbacks.append((node.attrs["args"], node.attrs["kwargs"]))
     values = "{" + ", ".join(f"{v.name!r}: {v.name}" for v in dict.fromkeys(node.inputs)) + "}"
-    outs = ", ".join(v.name for v in node.outputs)
     call = f"call_torch({node.attrs['target']!r}, *FALLBACKS[{index}], {values}, SIZES"
-    if preallocated:
-        return f"{call}, [{outs}])  # fallback"
-    return f"{outs}, = {call}, None)  # fallback"
+    if not preallocated:
+        return [f"{', '.join(v.name for v in node.outputs)}, = {call}, None)  # fallback"]
+    lines = [f"{v.name} = {_allocate(v, plan)}" for v in node.outputs if v.name in read]
+    outs = ", ".join(v.name if v.name in read else "None" for v in node.outputs)
+    return lines + [f"{call}, [{outs}])  # fallback"]

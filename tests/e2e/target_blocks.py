@@ -156,3 +156,20 @@ def test_empty_tensors_through_planned_intermediates(target, device):
     x = torch.randn(1, 0, 3, device=device)
     result, _ = run(torch.special.log_ndtr, x, options={"target": target})
     torch.testing.assert_close(result, torch.special.log_ndtr(x))
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_a_torch_fallback_with_strided_inputs_and_an_output_nobody_reads(mode, target, device):
+    # embedding_bag runs as a torch fallback (_embedding_bag_forward_only): its kernel misreads strided
+    # indices (fallbacks get contiguous inputs, as on numpy), and in sum mode it returns an empty
+    # offset2bag where its meta function promised one entry per index (nothing reads it: no buffer)
+    weight = torch.randn(10, 5, device=device, dtype=torch.bfloat16)
+    indices = torch.tensor([1, 0, 5, 0, 4, 0, 5, 0, 9, 0], device=device)[::2]
+    offsets = torch.tensor([0, 3], device=device)
+    scale = torch.randn(5, device=device, dtype=torch.bfloat16) if mode == "sum" else None
+
+    def function(weight, indices, offsets):
+        return F.embedding_bag(indices, weight, offsets, mode=mode, per_sample_weights=scale)
+
+    result, _ = run(function, weight, indices, offsets, options={"target": target})
+    torch.testing.assert_close(result, function(weight, indices, offsets))
