@@ -11,15 +11,17 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import minicomp  # noqa: E402
-from minicomp.backends.triton_loops import write_kernel  # noqa: E402
+from minicomp.backends.triton_codegen import write_kernel  # noqa: E402
 from minicomp.ir import DType, Graph, Op, Kernel  # noqa: E402
+from minicomp.kernels.loop_form import lower_kernel  # noqa: E402
+from minicomp.kernels.merge_axes import merge_axes  # noqa: E402
 from minicomp.passes.fusion import fusion  # noqa: E402
 
 
 def softmax_graph() -> Graph:
-    """softmax over the last axis of an [R, C] input, written with primitives by hand."""
+    """softmax over the last axis of an [R, 1000] input, written with primitives by hand."""
     graph = Graph("softmax")
-    x = graph.add_input("x", DType.FLOAT32, ["R", "C"])
+    x = graph.add_input("x", DType.FLOAT32, ["R", 1000])
     row_max = graph.add(Op.MAX, [x], axes=(1,), keepdim=True)
     shifted = graph.add(Op.SUB, [x, graph.add(Op.EXPAND, [row_max], shape=x.shape)])
     exponent = graph.add(Op.EXP, [shifted])
@@ -32,7 +34,7 @@ def main() -> None:
     fused = fusion(softmax_graph())
     (kernel,) = [item for item in fused.nodes if isinstance(item, Kernel)]
     print(f"one kernel with {len(kernel.nodes)} nodes: {' '.join(op.value for op in kernel.ops)}\n")
-    print(write_kernel(kernel, "softmax_kernel").source)
+    print(write_kernel(merge_axes(lower_kernel(kernel, "softmax_kernel"))).source)
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     x = torch.randn(37, 1000, device=device)

@@ -7,8 +7,8 @@ import sympy
 
 from minicomp.backends.checks import SLOTS_PER_CHECK, ZERO_DIVISION
 from minicomp.backends.cpp_math import compute_type, literal, load_code, pointwise_code, rounded, store_code
-from minicomp.kernels.indexing import FloorDiv, Mod
-from minicomp.kernels.loop_form import LoopKernel, Statement
+from minicomp.kernels.indexing import FloorDiv, Mod, integral, may_be_negative
+from minicomp.kernels.loop_form import LoopKernel, Statement, needed, operands
 
 
 class Writer:
@@ -35,13 +35,13 @@ class Writer:
             return str(expr) if str(expr) in self.local_names else self.argument(expr)
         if isinstance(expr, (FloorDiv, Mod)):
             numerator, denominator = (self.expression(a) for a in expr.args)
-            if _may_be_negative(expr.args[0]):  # C's / and % truncate; the index arithmetic needs the floor
+            if may_be_negative(expr.args[0]):  # C's / and % truncate; the index arithmetic needs the floor
                 helper = "mc::floordiv_int" if isinstance(expr, FloorDiv) else "mc::remainder_int"
                 return f"{helper}<int64_t>({numerator}, {denominator})"
             return f"({numerator} {'/' if isinstance(expr, FloorDiv) else '%'} {denominator})"
         if expr.is_Add:
             return "(" + " + ".join(self.expression(a) for a in expr.args) + ")"
-        if expr.is_Mul and all(a.is_integer for a in expr.args):
+        if expr.is_Mul and integral(expr):
             return "(" + " * ".join(self.expression(a) for a in expr.args) + ")"
         if expr.is_Pow and expr.exp.is_Integer and expr.exp > 0:
             return "(" + " * ".join([self.expression(expr.base)] * int(expr.exp)) + ")"
@@ -118,29 +118,8 @@ class Writer:
 
     def closure(self, roots: list[Statement], varying: bool) -> list[Statement]:
         """Statements `roots` need that are not printed yet, in order; with `varying`, only those that vary
-        along the row (the others are printed before the loop, see `need`)."""
-        wanted: set = set()
-
-        def visit(statement: Statement) -> None:
-            if statement in wanted or statement in self.printed:
-                return
-            if varying and not statement.varies:
-                return
-            wanted.add(statement)
-            if statement in self.cached:
-                return  # read back from the row cache
-            for operand in self.operands(statement):
-                visit(operand)
-
-        for root in roots:
-            visit(root)
-        return [s for s in self.loops.statements if s in wanted]
-
-    @staticmethod
-    def operands(statement: Statement) -> list[Statement]:
-        if statement.kind == "reduce":
-            return []  # its argument belongs to the loop accumulating it
-        return list(statement.args) + ([statement.guard] if statement.guard is not None else [])
+        along the row (the others are printed before the loop, see `need`); a cached one is read back."""
+        return needed(self.loops, roots, self.printed, varying, leaves=self.cached)
 
     def need(self, roots: list[Statement], lines: list[str]) -> None:
         """Print (into `lines`) the row-level statements `roots` need, and the roots if row-level."""
@@ -154,23 +133,13 @@ class Writer:
     def element_body(self, roots: list[Statement], lines: list[str]) -> list[str]:
         """Row values the roots need (into `lines`, before the loop) and the loop body computing the roots."""
         body_statements = self.closure(roots, varying=True)
-        row_operands = [o for s in body_statements for o in self.operands(s) if not o.varies]
+        row_operands = [o for s in body_statements for o in operands(s) if not o.varies]
         self.need([r for r in roots if not r.varies] + row_operands, lines)
         body = []
         for statement in body_statements:
             body += self.line(statement)
         self.cached |= {s for s in body_statements if s in self.cache}
         return body
-
-
-def _may_be_negative(expr) -> bool:
-    """An index with a negative term (a pad's shifted coordinate) may be below zero where a guard is off."""
-    for term in sympy.Add.make_args(sympy.expand(expr)):
-        if term.as_coeff_Mul()[0] < 0:
-            return True
-        if any(_may_be_negative(division.args[0]) for division in term.atoms(FloorDiv)):
-            return True  # the floor of a negative index is negative too (a Mod never is)
-    return False
 
 
 def loop_headers(loops: LoopKernel, axes: list[int], writer: Writer) -> list[str]:

@@ -13,7 +13,6 @@ from sympy.printing.pycode import PythonCodePrinter
 from torch.utils._pytree import tree_flatten, tree_map
 
 from minicomp.ir import Graph, Node, Value
-from minicomp.ir.graph import size_symbols
 from minicomp.ir.shapes import evaluate_size
 
 
@@ -64,12 +63,6 @@ def bind_sizes(graph: Graph, bound: set) -> list[str]:
                 lines.append(f"{dim} = {value.name}.shape[{axis}]")
     lines.append("SIZES = {" + ", ".join(f"{s!r}: {s}" for s in sorted(bound)) + "}")
     return lines
-
-
-def unbound_sizes(values, bound: set) -> bool:
-    """Whether a shape of `values` mentions a size not bound yet: one known only once the op producing them
-    has run (the u0 of nonzero or x[mask])."""
-    return bool(size_symbols(values) - bound)
 
 
 def bind_result_sizes(values, bound: set) -> list[str]:
@@ -143,14 +136,12 @@ def torch_op(target: str) -> Any:
     return function
 
 
-def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict, outputs: Optional[list] = None,
-               to_tensor: Callable = torch.Tensor.contiguous, from_tensor: Callable = torch.Tensor.contiguous,
-               ) -> Optional[list]:
+def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict,
+               to_tensor: Callable = torch.Tensor.contiguous, from_tensor: Callable = torch.Tensor.contiguous) -> list:
     """Run ATen op `target` with torch, the fallback for ops outside the primitive set: each Value in args and
     kwargs is `to_tensor` of its entry in `values` (contiguous by default: the ATen ops decompositions reach
-    may assume it, as _embedding_bag_forward_only does for its indices), each size expression its number under `sizes`. The tensor
-    results are copied into the preallocated `outputs` (None for one nothing reads), or, with outputs None (sizes known only once it ran, as
-    nonzero's), returned through `from_tensor` (contiguous, as kernels read them)."""
+    may assume it, as _embedding_bag_forward_only does for its indices), each size expression its number
+    under `sizes`. Returns the tensor results through `from_tensor` (contiguous, as kernels read them)."""
     function = torch_op(target)
 
     def resolve(leaf: Any) -> Any:
@@ -161,13 +152,7 @@ def call_torch(target: str, args: Any, kwargs: Any, values: dict, sizes: dict, o
         return leaf
 
     result = function(*tree_map(resolve, args), **tree_map(resolve, kwargs))
-    tensors = [t for t in tree_flatten(result)[0] if isinstance(t, torch.Tensor)]
-    if outputs is None:
-        return [from_tensor(t) for t in tensors]
-    for out, tensor in zip(outputs, tensors, strict=True):
-        if out is not None:  # (None: an output nothing reads)
-            out.copy_(tensor)
-    return None
+    return [from_tensor(t) for t in tree_flatten(result)[0] if isinstance(t, torch.Tensor)]
 
 
 def run_source(source: str, filename: Optional[str]) -> dict:

@@ -14,8 +14,7 @@ from typing import Any, Callable
 
 import torch
 
-from minicomp.backends.host_code import (bind_number, bind_result_sizes, bind_sizes, return_line, size, size_value,
-                                         unbound_sizes)
+from minicomp.backends.host_code import (bind_number, bind_result_sizes, bind_sizes, return_line, size, size_value)
 from minicomp.ir import Graph, Kernel, Node, Op, Value
 from minicomp.ir.ops import VIEW
 
@@ -69,7 +68,6 @@ def build_host_program(graph: Graph, write_kernel: Callable[[Kernel, str], Any])
         body.append(f"arena = torch.empty({size(plan.arena_bytes)}, dtype=torch.uint8, device=DEVICE)")
     fallbacks: list[tuple] = []
     constants: list = []
-    read = {v.name for item in graph.nodes for v in item.inputs} | {v.name for v in graph.outputs if isinstance(v, Value)}
     for item in graph.nodes:
         if not item.is_kernel and item.op is Op.CONSTANT:
             constants.append(item.attrs["data"].payload)
@@ -81,12 +79,9 @@ def build_host_program(graph: Graph, write_kernel: Callable[[Kernel, str], Any])
         if not item.is_kernel and "binds" in item.attrs:
             body.append(bind_number(item, bound))
             continue
-        if not item.is_kernel and item.op is Op.FALLBACK and unbound_sizes(item.outputs, bound):
-            body += _fallback_lines(item, fallbacks, preallocated=False)  # its sizes are known once it ran
-            body += bind_result_sizes(item.outputs, bound)
-            continue
         if not item.is_kernel and item.op is Op.FALLBACK:
-            body += _fallback_lines(item, fallbacks, preallocated=True, read=read, plan=plan)
+            body.append(_fallback_line(item, fallbacks))
+            body += bind_result_sizes(item.outputs, bound)  # (sizes known once it ran, as nonzero's)
             continue
         body += [f"{v.name} = {_allocate(v, plan)}" for v in item.outputs]
         if item.is_kernel or item.op not in (Op.MATMUL, Op.CONV, Op.SCATTER):
@@ -157,16 +152,12 @@ def _extern_line(node: Node, fallbacks: list) -> str:
     raise AssertionError(f"not an extern op: {node.op}")
 
 
-def _fallback_lines(node: Node, fallbacks: list, preallocated: bool, read: set = frozenset(), plan=None) -> list[str]:
-    """A torch call writing into the preallocated outputs, or returning its own when their sizes are unknown.
-    An output nothing reads gets no buffer (None): torch's kernel may give it another shape than its meta
-    function promised (embedding_bag's offset2bag is empty in sum mode)."""
+def _fallback_line(node: Node, fallbacks: list) -> str:
+    """A torch call returning its own outputs, as the numpy backend's: torch's kernel may return another
+    shape than its meta function promised (embedding_bag's offset2bag is empty in sum mode), and what
+    reads the output (its backward) expects what eager gives."""
     index = len(fallbacks)
     fallbacks.append((node.attrs["args"], node.attrs["kwargs"]))
     values = "{" + ", ".join(f"{v.name!r}: {v.name}" for v in dict.fromkeys(node.inputs)) + "}"
-    call = f"call_torch({node.attrs['target']!r}, *FALLBACKS[{index}], {values}, SIZES"
-    if not preallocated:
-        return [f"{', '.join(v.name for v in node.outputs)}, = {call}, None)  # fallback"]
-    lines = [f"{v.name} = {_allocate(v, plan)}" for v in node.outputs if v.name in read]
-    outs = ", ".join(v.name if v.name in read else "None" for v in node.outputs)
-    return lines + [f"{call}, [{outs}])  # fallback"]
+    outs = ", ".join(v.name for v in node.outputs)
+    return f"{outs}, = call_torch({node.attrs['target']!r}, *FALLBACKS[{index}], {values}, SIZES)  # fallback"

@@ -17,9 +17,10 @@ import torch
 from minicomp.backends import triton_runtime as rt
 from minicomp.backends.triton_cache import load_module
 from minicomp.backends.host_program import GraphData, build_host_program
-from minicomp.backends.triton_codegen import KernelSource
-from minicomp.backends.triton_loops import write_kernel
-from minicomp.ir import Graph
+from minicomp.backends.triton_codegen import KernelSource, write_kernel
+from minicomp.ir import Graph, Kernel
+from minicomp.kernels.loop_form import lower_kernel
+from minicomp.kernels.merge_axes import merge_axes
 
 
 @dataclasses.dataclass
@@ -33,10 +34,14 @@ class TritonProgram:
     data: GraphData
 
 
+def _write(kernel: Kernel, name: str) -> KernelSource:
+    return write_kernel(merge_axes(lower_kernel(kernel, name)))
+
+
 def generate(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]] = None) -> TritonProgram:
     """Source of a module with every kernel of `graph` and a `program` function launching them; `keep_source`
     gets the source before it is loaded (so it is kept even if loading it fails)."""
-    host = build_host_program(graph, write_kernel)
+    host = build_host_program(graph, _write)
     kernels: list[KernelSource] = host.kernels
     header = ("import torch\nimport triton\nimport triton.language as tl\n"
               "from minicomp.backends import triton_math as tm\nfrom minicomp.backends import triton_runtime as rt\n"

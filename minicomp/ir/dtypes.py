@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+import struct
 
 
 class DType(enum.Enum):
@@ -60,6 +61,27 @@ class DType(enum.Enum):
     def wrap(self, value: int) -> int:
         """An integer wrapped into this integer type's range, as C casts and torch do (-1 as uint8 is 255)."""
         return (int(value) - self.lowest) % (self.highest - self.lowest + 1) + self.lowest
+
+    def nearest(self, value: float) -> float:
+        """The float32, float16 or bfloat16 number nearest `value` (ties to even, through float32 as c10
+        converts): what a constant of this type holds, so printers that keep it in float32 registers
+        write eager's number (0.1 as float16 is 0.0999755859375)."""
+        if self not in (DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16) or math.isnan(value) or math.isinf(value):
+            return value
+        try:
+            single = struct.unpack("<f", struct.pack("<f", value))[0]
+        except OverflowError:  # beyond float32's range
+            return math.copysign(math.inf, value)
+        if self is DType.FLOAT16:
+            try:
+                return struct.unpack("<e", struct.pack("<e", single))[0]
+            except OverflowError:
+                return math.copysign(math.inf, value)
+        if self is DType.BFLOAT16:
+            bits = struct.unpack("<I", struct.pack("<f", single))[0]
+            bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+            return struct.unpack("<f", struct.pack("<I", bits))[0]
+        return single
 
     @property
     def full_name(self) -> str:

@@ -74,6 +74,27 @@ class Ranges:
                 return False
         return True
 
+    def always(self, condition) -> bool:
+        """Whether a comparison holds wherever the loop variables are in range (`i2 < 768` for i2 in
+        [0, 768), `i2 - 3 >= -3`): a guard need not test it."""
+        if condition is sympy.true:
+            return True
+        if isinstance(condition, (sympy.StrictLessThan, sympy.LessThan)):
+            small, large, strict = condition.lhs, condition.rhs, isinstance(condition, sympy.StrictLessThan)
+        elif isinstance(condition, (sympy.StrictGreaterThan, sympy.GreaterThan)):
+            small, large, strict = condition.rhs, condition.lhs, isinstance(condition, sympy.StrictGreaterThan)
+        else:
+            return False
+        difference = sympy.expand(large - small)  # holds when difference > 0 (strict) or >= 0
+        constant, rest = difference.as_independent(*self.extents, as_Add=True)
+        if not self.is_nonnegative(-rest):
+            return False
+        bound = self.upper(-rest)  # rest >= -bound
+        if bound is None:
+            return False
+        margin = sympy.expand(constant - bound)
+        return (margin.is_positive if strict else margin.is_nonnegative) is True
+
     def _atom_upper(self, atom: sympy.Expr):
         factors = sympy.Mul.make_args(atom)
         variables = [f for f in factors if f in self.extents]
@@ -198,3 +219,22 @@ def delinearize(index: sympy.Expr, shape: tuple, ranges: Ranges) -> list:
         coordinates.append(divided if position == 0 else remainder(divided, shape[position], ranges))
         stride = stride * shape[position]
     return list(reversed(coordinates))
+
+
+def may_be_negative(expr) -> bool:
+    """An index with a negative term (a pad's shifted coordinate) may be below zero where a guard is off:
+    printers then spell its floor division and remainder with the floor helpers, not C's truncating ones."""
+    for term in sympy.Add.make_args(sympy.expand(expr)):
+        if term.as_coeff_Mul()[0] < 0:
+            return True
+        if any(may_be_negative(division.args[0]) for division in term.atoms(FloorDiv)):
+            return True  # the floor of a negative index is negative too (a Mod never is)
+    return False
+
+
+def integral(expr) -> bool:
+    """Whether a product's factors are integers, sizes or loop variables (a size symbol of a graph built by
+    hand has no assumptions): printers spell it as integer arithmetic, and anything else (a mean's 1 / n)
+    as an argument the host evaluates."""
+    return all(f.is_integer or f.is_Symbol or (f.is_Pow and f.base.is_Symbol and f.exp.is_Integer and f.exp > 0)
+               for f in sympy.Mul.make_args(expr))

@@ -14,6 +14,7 @@ other reductions' results need a later loop over the row: `depth` counts them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any, Optional
 
@@ -115,6 +116,8 @@ class _Builder:
                           for axis, extent in enumerate(self.shape)]
         self.reduced_variables = {self.variables[axis] for axis in self.axes} - {sympy.Integer(0)}
         self.ranges = Ranges({v: n for v, n in zip(self.variables, self.shape) if v != 0})
+        self.narrowing: dict = {}  # stand-in variable -> what it stands for (see `narrowed`)
+        self.stand_ins = 0
         outer = [axis for axis in range(len(self.shape)) if axis not in self.axes]
         self.full_index = linearize(self.variables, self.shape)
         self.row_index = linearize([self.variables[a] for a in outer], [self.shape[a] for a in outer])
@@ -139,6 +142,10 @@ class _Builder:
     # -- statements ----------------------------------------------------------------------
     def add(self, kind: str, dtype: DType, **fields) -> Statement:
         """A new statement (or the same one made before: statements are keyed by what they compute)."""
+        if self.narrowing and isinstance(fields.get("index"), sympy.Basic):
+            fields["index"] = sympy.expand(fields["index"].subs(self.narrowing))
+        if self.narrowing and isinstance(fields.get("condition"), sympy.Basic):
+            fields["condition"] = fields["condition"].subs(self.narrowing)
         key = (kind, dtype, fields.get("node"), fields.get("buffer"), str(fields.get("index")),
                fields.get("guard"), str(fields.get("condition")), repr(fields.get("value")), fields.get("check"),
                tuple(fields.get("args", ())))
@@ -161,9 +168,17 @@ class _Builder:
         self.memo[key] = statement
         return statement
 
+    def constant(self, dtype: DType, value) -> Statement:
+        """A number of `dtype` (a float one rounded to the type: printers hold float16 in float32 registers)."""
+        if isinstance(value, float):
+            value = dtype.nearest(value)
+        return self.add("constant", dtype, value=value)
+
     def guard(self, condition, parent: Optional[Statement]) -> Statement:
-        """A bool holding where `condition` and the enclosing guard do."""
-        return self.add("guard", DType.BOOL, condition=condition, guard=parent)
+        """A bool holding where `condition` and the enclosing guard do (a comparison the loop ranges
+        already imply is left out: the last piece of a cat needs no `i < n`)."""
+        parts = [c for c in sympy.And.make_args(condition) if not self.ranges.always(c)]
+        return self.add("guard", DType.BOOL, condition=sympy.And(*parts), guard=parent)
 
     def emit(self, value: Value, index, guard: Optional[Statement]) -> Statement:
         """The statement holding `value` at linear `index` of its own shape (read only where `guard` holds)."""
@@ -186,7 +201,7 @@ class _Builder:
             self.check_divisor(node, args, guard)
             return self.add("compute", value.dtype, node=node, args=args)
         if op is Op.FULL:
-            return self.add("constant", value.dtype, value=node.attrs["value"])
+            return self.constant(value.dtype, node.attrs["value"])
         if op is Op.IOTA:
             return self.add("iota", value.dtype, node=node, index=index)
         if op is Op.GATHER:
@@ -236,11 +251,12 @@ class _Builder:
         coordinates = delinearize(index, node.output.shape, self.ranges)
         pieces, offset = [], sympy.Integer(0)
         for part in node.inputs:
-            inner = list(coordinates)
-            inner[axis] = coordinates[axis] - offset
             end = offset + part.shape[axis]
             inside = self.guard(sympy.And(coordinates[axis] >= offset, coordinates[axis] < end), guard)
-            pieces.append((inside, self.emit(part, linearize(inner, part.shape), inside)))
+            with self.narrowed(coordinates[axis], offset, part.shape[axis]) as shifted:
+                inner = list(coordinates)
+                inner[axis] = shifted
+                pieces.append((inside, self.emit(part, linearize(inner, part.shape), inside)))
             offset = end
         result = pieces[-1][1]
         for inside, piece in reversed(pieces[:-1]):
@@ -256,9 +272,34 @@ class _Builder:
             inner.append(shifted)
             conditions += [shifted >= 0, shifted < source.shape[position]]
         inside = self.guard(sympy.And(*conditions), guard)
-        loaded = self.emit(source, linearize(inner, source.shape), inside)
-        fill = self.add("constant", node.output.dtype, value=node.attrs["value"])
+        with contextlib.ExitStack() as narrowings:
+            for position, (low, _) in enumerate(node.attrs["pads"]):
+                inner[position] = narrowings.enter_context(
+                    self.narrowed(coordinates[position], sympy.sympify(low), source.shape[position]))
+            loaded = self.emit(source, linearize(inner, source.shape), inside)
+        fill = self.constant(node.output.dtype, node.attrs["value"])
         return self.add("select", node.output.dtype, args=[inside, loaded, fill])
+
+    @contextlib.contextmanager
+    def narrowed(self, coordinate, start, length):
+        """Under a guard holding `coordinate` in [start, start + length), its offset from start, as an
+        expression to build the guarded reads' indices from: when the coordinate is a loop variable, a
+        stand-in variable ranging over [0, length), so the index arithmetic simplifies with that tighter
+        range (rope's `x[..., :48]` piece reads at `i2`, not `(i2 // 48) ...`); statements made meanwhile
+        get it replaced by `coordinate - start`."""
+        if coordinate not in self.ranges.extents or not sympy.sympify(length).is_positive:
+            yield coordinate - start
+            return
+        self.stand_ins += 1  # (a fresh name each time: emit's memo keys hold it)
+        stand_in = sympy.Symbol(f"{coordinate}_from_{self.stand_ins}", integer=True, nonnegative=True)
+        outer = self.ranges
+        self.ranges = Ranges({**outer.extents, stand_in: sympy.sympify(length)})
+        self.narrowing[stand_in] = sympy.expand((coordinate - start).subs(self.narrowing))  # (in loop variables)
+        try:
+            yield stand_in
+        finally:
+            self.ranges = outer
+            del self.narrowing[stand_in]
 
     def check_divisor(self, node: Node, args: list, guard) -> None:
         """An integer floor division, remainder or fmod raises for a zero divisor, as in torch."""
@@ -309,3 +350,31 @@ def reads_contiguous(loops: LoopKernel, axis: int) -> bool:
             if terms == [variable]:
                 return True
     return False
+
+
+def operands(statement: Statement, through_reductions: bool = False) -> list[Statement]:
+    """The statements `statement` reads. A reduction's argument belongs to the loop accumulating it, so it
+    is not an operand of the row value, unless `through_reductions` (a printer holding the whole row)."""
+    if statement.kind == "reduce" and not through_reductions:
+        return []
+    return list(statement.args) + ([statement.guard] if statement.guard is not None else [])
+
+
+def needed(loops: LoopKernel, roots: list, done, varying: bool, leaves=(), through_reductions: bool = False,
+           ) -> list[Statement]:
+    """The statements `roots` need that are not in `done`, in dependency order: what a printer prints next.
+    With `varying`, only those that vary along the row (the row values come before the loop over it);
+    the operands of `leaves` are not followed (a value read back from a cache)."""
+    wanted: set = set()
+
+    def visit(statement: Statement) -> None:
+        if statement in wanted or statement in done or (varying and not statement.varies):
+            return
+        wanted.add(statement)
+        if statement not in leaves:
+            for operand in operands(statement, through_reductions):
+                visit(operand)
+
+    for root in roots:
+        visit(root)
+    return [s for s in loops.statements if s in wanted]

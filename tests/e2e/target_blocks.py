@@ -159,11 +159,11 @@ def test_empty_tensors_through_planned_intermediates(target, device):
 
 
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
-def test_a_torch_fallback_with_strided_inputs_and_an_output_nobody_reads(mode, target, device):
-    # embedding_bag runs as a torch fallback (_embedding_bag_forward_only): its kernel misreads strided
-    # indices (fallbacks get contiguous inputs, as on numpy), and in sum mode it returns an empty
-    # offset2bag where its meta function promised one entry per index (nothing reads it: no buffer)
-    weight = torch.randn(10, 5, device=device, dtype=torch.bfloat16)
+def test_a_torch_fallback_with_strided_inputs_and_a_result_unlike_its_meta_shape(mode, target, device):
+    # embedding_bag runs as a torch fallback: its kernel misreads strided indices (fallbacks get contiguous
+    # inputs, as on numpy), and in sum mode it returns an empty offset2bag where its meta function
+    # promised one entry per index; the backward reads it as eager's backward does
+    weight = torch.randn(10, 5, device=device, dtype=torch.bfloat16, requires_grad=True)
     indices = torch.tensor([1, 0, 5, 0, 4, 0, 5, 0, 9, 0], device=device)[::2]
     offsets = torch.tensor([0, 3], device=device)
     scale = torch.randn(5, device=device, dtype=torch.bfloat16) if mode == "sum" else None
@@ -172,4 +172,17 @@ def test_a_torch_fallback_with_strided_inputs_and_an_output_nobody_reads(mode, t
         return F.embedding_bag(indices, weight, offsets, mode=mode, per_sample_weights=scale)
 
     result, _ = run(function, weight, indices, offsets, options={"target": target})
-    torch.testing.assert_close(result, function(weight, indices, offsets))
+    expected = function(weight, indices, offsets)
+    torch.testing.assert_close(result, expected)
+    torch.testing.assert_close(torch.autograd.grad(result.sum(), weight), torch.autograd.grad(expected.sum(), weight))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_a_pad_value_is_rounded_to_the_low_precision_type(dtype, target, device):
+    # the kernel holds float16 in float32 registers: the fill must be float16's 0.0999755859375, not 0.1
+    def function(x):
+        return F.pad(x, (1, 1), value=0.1).double(), F.pad(x, (2, 0), value=1000.3).double()
+
+    x = torch.randn(257, dtype=dtype, device=device)
+    result, _ = run(function, x, options={"target": target})
+    torch.testing.assert_close(result, function(x), rtol=0, atol=0)

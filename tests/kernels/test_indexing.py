@@ -45,3 +45,10 @@ def test_delinearize_agrees_with_division_and_remainder_everywhere(domain, targe
             expected.append(rest % extent)
             rest //= extent
         assert [evaluate(c, dict(zip(variables, point))) for c in coordinates] == expected[::-1]
+
+
+def test_a_comparison_the_loop_ranges_imply_is_always_true():
+    ranges = Ranges({I0: S0, I1: 768})
+    assert ranges.always(I1 < 768) and ranges.always(I1 <= 767) and ranges.always(I0 < S0)
+    assert ranges.always(I1 - 3 >= -3) and ranges.always(2 * I0 < 2 * S0)
+    assert not ranges.always(I1 < 767) and not ranges.always(I1 >= 384) and not ranges.always(I0 < S0 - 1)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import minicomp
-from minicomp.backends import triton_backend, triton_codegen, triton_loops, triton_runtime
+from minicomp.backends import triton_backend, triton_codegen, triton_runtime
 from minicomp.blocks import BLOCKS
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -19,8 +19,8 @@ def written(monkeypatch):
     """The KernelSources generated while the test runs."""
     sources = []
 
-    def write_and_record(kernel, name):
-        sources.append(triton_loops.write_kernel(kernel, name))
+    def write_and_record(loops):
+        sources.append(triton_codegen.write_kernel(loops))
         return sources[-1]
     monkeypatch.setattr(triton_backend, "write_kernel", write_and_record)
     return sources
