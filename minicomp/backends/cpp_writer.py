@@ -7,12 +7,15 @@ import sympy
 
 from minicomp.backends.checks import SLOTS_PER_CHECK, ZERO_DIVISION
 from minicomp.backends.cpp_math import compute_type, literal, load_code, pointwise_code, rounded, store_code
-from minicomp.kernels.indexing import FloorDiv, Mod, integral, may_be_negative
+from minicomp.kernels.index_printer import IndexPrinter
 from minicomp.kernels.loop_form import LoopKernel, Statement, needed, operands
 
 
-class Writer:
+class Writer(IndexPrinter):
+    """Prints one loop kernel's statements as C++ lines; remembers the size arguments they read."""
+
     def __init__(self, loops: LoopKernel):
+        super().__init__({str(v) for v in loops.variables} | {s.name for s in loops.statements})
         self.loops = loops
         self.sizes: dict[str, sympy.Expr] = {}
         self.size_types: dict[str, str] = {}
@@ -20,42 +23,10 @@ class Writer:
         self.cache: dict = {}     # statement -> its row cache array (see _plan_row_cache)
         self.cached: set = set()  # the statements whose row cache holds the whole row
         self.cache_index = ""
-        self.local_names = {str(v) for v in loops.variables} | {s.name for s in loops.statements}
 
-    # -- expressions ---------------------------------------------------------------------
-    def size(self, expr) -> str:
-        """A size expression over the loop variables, as C++ (opaque size functions become arguments)."""
-        return self.expression(sympy.sympify(expr))
-
-    def expression(self, expr) -> str:
-        if expr.is_Integer:
-            number = int(expr)
-            return f"INT64_C({number})" if abs(number) >= 2 ** 31 else str(number)
-        if expr.is_Symbol:
-            return str(expr) if str(expr) in self.local_names else self.argument(expr)
-        if isinstance(expr, (FloorDiv, Mod)):
-            numerator, denominator = (self.expression(a) for a in expr.args)
-            if may_be_negative(expr.args[0]):  # C's / and % truncate; the index arithmetic needs the floor
-                helper = "mc::floordiv_int" if isinstance(expr, FloorDiv) else "mc::remainder_int"
-                return f"{helper}<int64_t>({numerator}, {denominator})"
-            return f"({numerator} {'/' if isinstance(expr, FloorDiv) else '%'} {denominator})"
-        if expr.is_Add:
-            return "(" + " + ".join(self.expression(a) for a in expr.args) + ")"
-        if expr.is_Mul and integral(expr):
-            return "(" + " * ".join(self.expression(a) for a in expr.args) + ")"
-        if expr.is_Pow and expr.exp.is_Integer and expr.exp > 0:
-            return "(" + " * ".join([self.expression(expr.base)] * int(expr.exp)) + ")"
-        if isinstance(expr, sympy.And):
-            return "(" + " && ".join(self.expression(a) for a in expr.args) + ")"
-        if isinstance(expr, sympy.Or):
-            return "(" + " || ".join(self.expression(a) for a in expr.args) + ")"
-        if isinstance(expr, sympy.Rel):
-            return f"({self.expression(expr.lhs)} {expr.rel_op} {self.expression(expr.rhs)})"
-        if expr is sympy.true:
-            return "true"
-        if expr is sympy.false:
-            return "false"
-        return self.argument(expr)
+    # -- expressions (the walk is IndexPrinter's) ------------------------------------------
+    def integer(self, number: int) -> str:
+        return f"INT64_C({number})" if abs(number) >= 2 ** 31 else str(number)
 
     def argument(self, expr, fraction: bool = False) -> str:
         """A kernel argument holding a size expression the host evaluates (a floor; with `fraction`, a value

@@ -15,54 +15,27 @@ from minicomp.backends.checks import SLOTS_PER_CHECK, ZERO_DIVISION
 from minicomp.backends.triton_pointwise import (TRITON_TYPE, compute_type, extreme_literal, literal,
                                                 pointwise_code, rounded)
 from minicomp.ir import DType, Op
-from minicomp.kernels.indexing import FloorDiv, Mod, integral, linearize, may_be_negative
+from minicomp.kernels.index_printer import IndexPrinter
+from minicomp.kernels.indexing import linearize
 from minicomp.kernels.loop_form import LoopKernel, Statement
 
 
-class Writer:
+class Writer(IndexPrinter):
     """Prints statements of one loop kernel; remembers the size arguments they read."""
 
+    AND, OR, TRUE, FALSE, DIVIDE = "&", "|", "True", "False", "//"
+    FLOOR_HELPERS = ("tm.floordiv_int", "tm.remainder_int")
+
     def __init__(self, loops: LoopKernel):
+        super().__init__({str(v) for v in loops.variables} | {s.name for s in loops.statements})
         self.loops = loops
         self.reduction = loops.is_reduction
         self.sizes: dict[str, sympy.Expr] = {}
-        self.local_names = {str(v) for v in loops.variables} | {s.name for s in loops.statements}
         self.reduced_variables = {loops.variables[a] for a in loops.reduced_axes} - {sympy.Integer(0)}
         self.outer_variables = {loops.variables[a] for a in loops.outer_axes} - {sympy.Integer(0)}
         self.zeros: set = set()  # the zero blocks used ("xzero", "lzero"), defined by the layout
 
-    # -- expressions ---------------------------------------------------------------------
-    def size(self, expr) -> str:
-        """A size or index expression over the loop variables as Triton (other sizes become arguments)."""
-        return self.expression(sympy.sympify(expr))
-
-    def expression(self, expr) -> str:
-        if expr.is_Integer:
-            return str(int(expr))
-        if expr.is_Symbol:
-            return str(expr) if str(expr) in self.local_names else self.argument(expr)
-        if isinstance(expr, (FloorDiv, Mod)):
-            numerator, denominator = (self.expression(a) for a in expr.args)
-            if may_be_negative(expr.args[0]):  # Triton's // and % truncate like C's
-                helper = "tm.floordiv_int" if isinstance(expr, FloorDiv) else "tm.remainder_int"
-                return f"{helper}({numerator}, {denominator})"
-            return f"({numerator} {'//' if isinstance(expr, FloorDiv) else '%'} {denominator})"
-        if expr.is_Add:
-            return "(" + " + ".join(self.expression(a) for a in expr.args) + ")"
-        if expr.is_Mul and integral(expr):
-            return "(" + " * ".join(self.expression(a) for a in expr.args) + ")"
-        if expr.is_Pow and expr.exp.is_Integer and expr.exp > 0:
-            return "(" + " * ".join([self.expression(expr.base)] * int(expr.exp)) + ")"
-        if isinstance(expr, sympy.And):
-            return "(" + " & ".join(self.expression(a) for a in expr.args) + ")"
-        if isinstance(expr, sympy.Or):
-            return "(" + " | ".join(self.expression(a) for a in expr.args) + ")"
-        if isinstance(expr, sympy.Rel):
-            return f"({self.expression(expr.lhs)} {expr.rel_op} {self.expression(expr.rhs)})"
-        if expr is sympy.true or expr is sympy.false:
-            return str(bool(expr))
-        return self.argument(expr)
-
+    # -- expressions (the walk is IndexPrinter's) ------------------------------------------
     def argument(self, expr) -> str:
         """A kernel argument holding a size expression the host evaluates."""
         key = str(expr)
