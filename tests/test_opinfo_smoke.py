@@ -111,3 +111,9 @@ def test_tie_rule_accepts_only_indices_of_equal_values():
                                                             torch.tensor([[3, 0, 2, 1]]))},
                                {"outputs": (torch.tensor([[0.0, 1.0, 3.0, 3.0]]), torch.tensor([[3, 0, 1, 2]]))},
                                1e-5, 1.3e-6)
+    # with gradients: the same elements in another order pass only if the gradients agree too
+    with_grads = dict(eager, grads=[torch.tensor([[0.0, 1.0, 1.0, 0.0]])])
+    swapped = {"outputs": (torch.tensor([[3.0, 3.0]]), torch.tensor([[2, 1]])), "grads": with_grads["grads"]}
+    assert same_up_to_ties("topk", sample, swapped, with_grads, 1e-5, 1.3e-6)
+    assert not same_up_to_ties("topk", sample, dict(swapped, grads=[torch.tensor([[0.0, 2.0, 0.0, 0.0]])]),
+                               with_grads, 1e-5, 1.3e-6)
