@@ -54,7 +54,13 @@ static inline uint16_t to_bf16(float f) {
   u += 0x7fffu + ((u >> 16) & 1u);
   return (uint16_t)(u >> 16);
 }
-static inline float round_bf16(float f) { return from_bf16(to_bf16(f)); }
+// the same rounding kept in 32-bit lanes (no narrowing to 16 bits and back), so a loop of it vectorizes
+static inline float round_bf16(float f) {
+  uint32_t u = __builtin_bit_cast(uint32_t, f);
+  uint32_t nearest = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  uint32_t quiet_nan = (u | 0x400000u) & 0xffff0000u;
+  return __builtin_bit_cast(float, (u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : nearest);
+}
 static inline float round_f16(float f) { return (float)(_Float16)f; }
 static inline float bits_to_float(uint32_t u) { return __builtin_bit_cast(float, u); }
 static inline uint32_t float_to_bits(float f) { return __builtin_bit_cast(uint32_t, f); }

@@ -52,3 +52,28 @@ def test_within_one_and_a_half_ulp_with_eager_special_values(results, name):
     assert ulp_error(ours, exact) <= 1.5
     special = x.numel() - len(SPECIAL)
     torch.testing.assert_close(ours[special:], getattr(x[special:], name)(), equal_nan=True)  # NaN, inf, 0 exact
+
+
+ROUNDING = PRELUDE + """
+extern "C" void round_all(const float* x, float* out, long n) {
+  #pragma omp simd
+  for (long i = 0; i < n; i++) out[i] = mc::round_bf16(x[i]);
+}
+"""
+
+
+def test_rounding_to_bfloat16_is_torchs_on_every_kind_of_float():
+    # random bit patterns cover every exponent (subnormals, infinities, NaNs with any payload) and ties
+    generator = torch.Generator().manual_seed(0)
+    bits = torch.randint(-2 ** 31, 2 ** 31, (1_000_000,), generator=generator, dtype=torch.int64).to(torch.int32)
+    ties = (torch.randint(0, 2 ** 16, (10_000,), generator=generator, dtype=torch.int32) << 16) | 0x8000
+    x = torch.cat([bits, ties]).view(torch.float32)
+    x = torch.cat([x, torch.tensor(SPECIAL), torch.tensor([3.3961e38, -3.3961e38, 3.4e38])])
+    out = torch.empty_like(x)
+    function = cpp_build.load_library(ROUNDING).round_all
+    function.restype, function.argtypes = None, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long]
+    function(x.data_ptr(), out.data_ptr(), x.numel())
+    expected = x.to(torch.bfloat16).float()
+    nan = torch.isnan(expected)
+    assert torch.isnan(out[nan]).all()
+    assert torch.equal(out[~nan].view(torch.int32), expected[~nan].view(torch.int32))  # -0.0 and all
