@@ -99,10 +99,8 @@ class Writer(IndexPrinter):
         missed (the launcher raises after the kernel, see checks.py)."""
         slot, extent = statement.value
         bad = f"bad{slot}"
-        base = "lmask" if self.reduction and statement.varies else "xmask"
-        guard = "" if statement.guard is None else f" & {statement.guard.name}"
         pointer = f"check_ptr + {SLOTS_PER_CHECK * slot} + 0 * {bad}.to(tl.int64)"
-        lines = [f"{bad} = {base}{guard} & {self.expression(statement.condition)}",
+        lines = [f"{bad} = {self.mask(statement)} & {self.expression(statement.condition)}",
                  f"tl.store({pointer}, 1, mask={bad})"]
         if statement.check != ZERO_DIVISION:
             lines += [f"tl.store({pointer} + 1, ({statement.args[0].name} + 0 * {bad}).to(tl.int64), mask={bad})",
