@@ -2,7 +2,7 @@
 shared library, cache it on disk, load it with ctypes.
 
 The compiler is `$CXX`, else the first of c++, g++, clang++ that compiles a probe; flags are
-`-O3 -march=native -fopenmp` where the compiler takes them (without OpenMP the kernels run serial),
+`-O3 -march=native -mprefer-vector-width=512 -fopenmp` where the compiler takes them (without OpenMP the kernels run serial),
 never -ffast-math. `-fwrapv` makes integer overflow wrap, as torch's does; -fno-math-errno and
 -fno-trapping-math let floor and sqrt vectorize (no value changes: errno and FP exception flags are
 not read by anyone); `-ffp-contract=off` keeps
@@ -33,6 +33,10 @@ PROBE = "#include <cmath>\n#include <omp.h>\nextern \"C\" int probe(void) { retu
 PROBE_SERIAL = "#include <cmath>\nextern \"C\" int probe(void) { _Float16 h = (_Float16)1.5f; return (int)h; }\n"
 BASE_FLAGS = ["-std=c++17", "-O3", "-shared", "-fPIC", "-fwrapv", "-fno-math-errno", "-fno-trapping-math",
               "-ffp-contract=off"]
+# each kept where the compiler takes it: code for this machine's vector units, and all of their width
+# (g++ and clang++ use 256 of AVX-512's 512 bits unless told; the full width runs the standard blocks
+# 1.2-1.3x faster on an AVX-512 Xeon)
+TUNING_FLAGS = ["-march=native", "-mprefer-vector-width=512"]
 _LOADED: dict[str, ctypes.CDLL] = {}
 STATS = {"compiles": 0, "seconds": 0.0}  # C++ compiler runs in this process (the report's share of them)
 
@@ -62,10 +66,17 @@ def toolchain() -> Optional[Toolchain]:
         if command is None:
             continue
         version = _version(command)
-        for flags, probe, openmp in ((["-march=native", "-fopenmp"], PROBE, True), (["-fopenmp"], PROBE, True),
-                                     (["-march=native"], PROBE_SERIAL, False), ([], PROBE_SERIAL, False)):
-            if _builds(command, BASE_FLAGS + flags, probe):
-                return Toolchain(command, version, tuple(BASE_FLAGS + flags), openmp)
+        every = BASE_FLAGS + ["-fopenmp"] + TUNING_FLAGS
+        if _builds(command, every, PROBE + PROBE_SERIAL.replace("probe", "probe_half")):  # one probe, usually
+            return Toolchain(command, version, tuple(every), True)
+        if not _builds(command, BASE_FLAGS, PROBE_SERIAL):
+            continue
+        openmp = _builds(command, BASE_FLAGS + ["-fopenmp"], PROBE)
+        flags = BASE_FLAGS + (["-fopenmp"] if openmp else [])
+        for extra in TUNING_FLAGS:
+            if _builds(command, flags + [extra], PROBE if openmp else PROBE_SERIAL):
+                flags.append(extra)
+        return Toolchain(command, version, tuple(flags), openmp)
     return None
 
 

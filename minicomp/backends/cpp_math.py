@@ -74,9 +74,12 @@ static inline uint32_t float_to_bits(float f) { return __builtin_bit_cast(uint32
 #define MC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 static inline float exp_float(float x) {
-  float clamped = x < -104.0f ? -104.0f : (x > 89.0f ? 89.0f : x);
-  float n = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // rounded to nearest: 1.5 * 2^23 pushes the fraction out
-  float r = MC_FMA(n, -0.693359375f, clamped);
+  // n = x / ln 2 rounded to an integer: 1.5 * 2^23 pushes the fraction out, and the low bits of the sum
+  // hold n itself (no float-to-int conversion: out of range, the selects at the end decide the result)
+  float shifted = x * 1.44269504088896341f + 12582912.0f;
+  float n = shifted - 12582912.0f;
+  int32_t k = (int32_t)(float_to_bits(shifted) - 0x4b400000u);
+  float r = MC_FMA(n, -0.693359375f, x);
   r = MC_FMA(n, 2.12194440e-4f, r);
   float z = r * r;
   float p = MC_FMA(1.9875691500e-4f, r, 1.3981999507e-3f);
@@ -85,7 +88,6 @@ static inline float exp_float(float x) {
   p = MC_FMA(p, r, 1.6666665459e-1f);
   p = MC_FMA(p, r, 5.0000001201e-1f);
   float y = MC_FMA(p, z, r) + 1.0f;
-  int32_t k = (int32_t)n;
   int32_t half = k >> 1;  // two factors 2^half * 2^(k - half), so a subnormal result is still reached
   float scale1 = bits_to_float((uint32_t)(half + 127) << 23);
   float scale2 = bits_to_float((uint32_t)(k - half + 127) << 23);
