@@ -5,10 +5,10 @@ A pointwise kernel is the domain's loops, the outer ones parallel (`collapse`d),
 row per level of reductions (softmax's sum needs its max first): each accumulates in registers with
 `#pragma omp simd reduction(...)`, then the row values computed from the results, then a last loop
 storing the full-size outputs, then the row outputs. A row of a few thousand elements is in cache for
-the later loops, so it is read from memory once. Float sums and products accumulate in double. A
-column reduction (the row is strided, the columns are not)
-runs a block of columns side by side in the vector lanes; a transcendental value two loops over the
-row need is kept in a row cache (docs/cpp_codegen.md).
+the later loops, so it is read from memory once. Float sums add in float lanes flushed into double
+ones (cpp_reductions.py), products in double. A column reduction (the row is strided, the columns are
+not) runs a block of columns side by side in the vector lanes; a transcendental value two loops over
+the row need is kept in a row cache (docs/cpp_codegen.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""How C++ kernels reduce: accumulators (float sums and products in double, NaN flags beside max and
-min), the loops over a row, column reductions run in vector lanes, and row caches
-of transcendental values (docs/cpp_codegen.md says why each)."""
+"""How C++ kernels reduce: accumulators (float sums in lanes, products in double, NaN flags beside max
+and min), the loops over a row, column reductions run in vector lanes, and row caches of
+transcendental values (docs/cpp_codegen.md says why each)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ from minicomp.kernels.indexing import linearize
 from minicomp.kernels.loop_form import LoopKernel, Statement, reads_contiguous
 
 LANES = 128           # columns one column-reduction program accumulates side by side (a vector's worth, times 8)
+# A float sum adds element k of its row into lane k % SUM_LANES, in float, and every SUM_BLOCK elements
+# it adds the lanes into double lanes, summed in order at the end: the vector adds of a float sum, within
+# a few roundings of the exact sum however long the row, and the same bits whatever loops run it (one
+# merged loop, nested loops, a column reduction), so a fused kernel and the same ops unfused agree.
+SUM_LANES = 16
+SUM_BLOCK = 128
 ROW_CACHE = 8192      # most elements of a row whose transcendental values a later loop reads back
 WORTH_CACHING = frozenset({Op.EXP, Op.LOG, Op.LOG1P, Op.EXPM1, Op.SIN, Op.COS, Op.TAN, Op.TANH, Op.ATAN, Op.ERF,
                            Op.POW, Op.ATAN2})
@@ -30,6 +36,13 @@ class _Accumulator:
     update: list
     clause: str | None
     result: str
+    lane_sum: str = ""  # a float sum in lanes (SUM_LANES): its name; `update` is then empty
+    value: str = ""     # ... and the variable it adds
+
+
+def _in_lanes(statement: Statement) -> bool:
+    """Whether a reduction is a float sum (float32, float16, bfloat16 values) that adds in lanes."""
+    return statement.node.op is Op.SUM and compute_type(statement.args[0].dtype) == "float"
 
 
 def make_accumulator(statement: Statement, writer: Writer, lane: str = "") -> _Accumulator:
@@ -41,6 +54,9 @@ def make_accumulator(statement: Statement, writer: Writer, lane: str = "") -> _A
     acc = name + lane
     value = source.name
     ctype = compute_type(dtype)
+    if _in_lanes(statement):
+        return _Accumulator([], [], None, f"({compute_type(node.output.dtype)})total_{statement.name}",
+                            lane_sum=statement.name, value=value)
     if op in (Op.ARGMAX, Op.ARGMIN):
         greater = ">" if op is Op.ARGMAX else "<"
         position = linearize([writer.loops.variables[a] for a in writer.loops.reduced_axes],
@@ -106,10 +122,73 @@ def row_reduction(loops: LoopKernel, writer: Writer, reduced: list[int], body: l
                   accumulators: list) -> list[str]:
     """The loops over the row running `body` and the accumulators' updates."""
     lines = [f"{ctype} {name} = {initial};" for a in accumulators for ctype, name, initial in a.variables]
-    clauses = [a.clause for a in accumulators]
-    simd = None if None in clauses else "#pragma omp simd " + " ".join(f"reduction({c})" for c in clauses)
+    clauses = [a.clause for a in accumulators if not a.lane_sum]
+    simd = None if None in clauses else " ".join(["#pragma omp simd"] + [f"reduction({c})" for c in clauses])
     body = body + [line for a in accumulators for line in a.update]
-    return lines + nest(loop_headers(loops, reduced, writer), body, simd)
+    sums = [a for a in accumulators if a.lane_sum]
+    if not sums:
+        return lines + nest(loop_headers(loops, reduced, writer), body, simd)
+    lines += [f"double lanes_{a.lane_sum}[{SUM_LANES}] = {{}};" for a in sums]
+    if len(reduced) == 1:
+        lines += _blocks_of_lanes(loops, writer, reduced[0], body, sums, simd)
+    else:  # nested loops: one element at a time, counting them
+        counter = f"count_{sums[0].lane_sum}"
+        lines += [f"int64_t {counter} = 0;"] + _parts(sums)
+        step = [_add_part(a, f"{counter} & {SUM_LANES - 1}") for a in sums]
+        step += [f"{counter}++;", f"if (({counter} & {SUM_BLOCK - 1}) == 0) {{"] + _flush(sums) + ["}"]
+        lines += nest(loop_headers(loops, reduced, writer), body + step, None) + _flush(sums)
+    for a in sums:
+        lines += [f"double total_{a.lane_sum} = 0;",
+                  f"for (int l = 0; l < {SUM_LANES}; l++) total_{a.lane_sum} = total_{a.lane_sum} + lanes_{a.lane_sum}[l];"]
+    return lines
+
+
+def _parts(sums: list, columns: str = "") -> list[str]:
+    return [f"float part_{a.lane_sum}[{SUM_LANES}]{columns} = {{}};" for a in sums]
+
+
+def _add_part(accumulator: _Accumulator, lane: str) -> str:
+    part = f"part_{accumulator.lane_sum}[{lane}]"
+    return f"{part} = {part} + {accumulator.value};"
+
+
+def _flush(sums: list) -> list[str]:
+    """The float lanes added into the double ones, and cleared."""
+    lines = []
+    for a in sums:
+        name = a.lane_sum
+        lines += ["#pragma omp simd", f"for (int l = 0; l < {SUM_LANES}; l++) {{ lanes_{name}[l] = lanes_{name}[l] + "
+                  f"(double)part_{name}[l]; part_{name}[l] = 0; }}"]
+    return lines
+
+
+def _flush_columns(sums: list) -> list[str]:
+    """_flush for the lanes of each column of a column block."""
+    lines = []
+    for a in sums:
+        name = a.lane_sum
+        lines += [f"for (int j = 0; j < {SUM_LANES}; j++) {{", "#pragma omp simd",
+                  f"for (int64_t l = 0; l < lanes; l++) {{ lanes_{name}[j][l] = lanes_{name}[j][l] + "
+                  f"(double)part_{name}[j][l]; part_{name}[j][l] = 0; }}", "}"]
+    return lines
+
+
+def _blocks_of_lanes(loops: LoopKernel, writer: Writer, axis: int, body: list[str], sums: list,
+                     simd: str | None) -> list[str]:
+    """One loop over the row in blocks of SUM_BLOCK elements, each SUM_LANES at a time in the vector
+    lanes, then the last block."""
+    variable, extent = f"i{axis}", writer.size(loops.shape[axis])
+    lanes = [f"int64_t {variable} = {variable}c + l;"] + body + [_add_part(a, "l") for a in sums]
+    full = nest([f"for (int64_t {variable}c = {variable}b; {variable}c < {variable}b + {SUM_BLOCK}; "
+                 f"{variable}c += {SUM_LANES})", f"for (int64_t l = 0; l < {SUM_LANES}; l++)"], lanes, simd)
+    last = [f"int64_t count = {extent} - {variable}c < {SUM_LANES} ? {extent} - {variable}c : {SUM_LANES};"]
+    last += nest(["for (int64_t l = 0; l < count; l++)"], lanes, simd)
+    lines = [f"int64_t {variable}b = 0;"]
+    lines += nest([f"for (; {variable}b + {SUM_BLOCK} <= {extent}; {variable}b += {SUM_BLOCK})"],
+                  _parts(sums) + full + _flush(sums), None)
+    lines += _parts(sums) + nest([f"for (int64_t {variable}c = {variable}b; {variable}c < {extent}; "
+                                  f"{variable}c += {SUM_LANES})"], last, None) + _flush(sums)
+    return ["{"] + lines + ["}"]
 
 
 def column_axis(loops: LoopKernel, outer: list[int], reduced: list[int], reductions: list,
@@ -141,13 +220,28 @@ def column_reduction(loops: LoopKernel, writer: Writer, outer: list[int], reduce
     variables = [v for a in accumulators for v in a.variables]
     row = [f"int64_t lanes = {extent} - {variable}b < {LANES} ? {extent} - {variable}b : {LANES};"]
     row += [f"{ctype} {name}[{LANES}];" for ctype, name, _ in variables]
-    row += nest([columns], [f"{name}[l] = {initial};" for _, name, initial in variables], None)
+    if variables:
+        row += nest([columns], [f"{name}[l] = {initial};" for _, name, initial in variables], None)
     body = [column]
     for statement in writer.closure([s.args[0] for s in reductions], varying=False):
         body += writer.line(statement)  # (not `printed`: each column loop computes what it needs)
     body += [line for a in accumulators for line in a.update]
-    row += nest(loop_headers(loops, reduced, writer) + [columns], body, "#pragma omp simd")
+    sums = [a for a in accumulators if a.lane_sum]
+    body += [_add_part(a, "sum_lane][l") for a in sums]
+    before, after = [], []
+    if sums:  # the lanes of a float sum in a row (SUM_LANES), for each column of the block
+        counter = f"count_{sums[0].lane_sum}"
+        row += [f"int64_t {counter} = 0;"] + _parts(sums, f"[{LANES}]")
+        row += [f"double lanes_{a.lane_sum}[{SUM_LANES}][{LANES}] = {{}};" for a in sums]
+        before = [f"int64_t sum_lane = {counter} & {SUM_LANES - 1};"]
+        after = [f"{counter}++;", f"if (({counter} & {SUM_BLOCK - 1}) == 0) {{"] + _flush_columns(sums) + ["}"]
+    row += nest(loop_headers(loops, reduced, writer), before + nest([columns], body, "#pragma omp simd") + after,
+                None)
+    row += _flush_columns(sums)
     results = [column]
+    for a in sums:
+        results += [f"double total_{a.lane_sum} = 0;",
+                    f"for (int j = 0; j < {SUM_LANES}; j++) total_{a.lane_sum} = total_{a.lane_sum} + lanes_{a.lane_sum}[j][l];"]
     for statement, accumulator in zip(reductions, accumulators):
         writer.printed.add(statement)
         results.append(f"{compute_type(statement.dtype)} {statement.name} = "

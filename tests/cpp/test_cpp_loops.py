@@ -4,6 +4,7 @@ shape was the one printed, so a change of rule cannot leave it untested."""
 
 import pathlib
 
+import numpy as np
 import pytest
 import torch
 
@@ -20,6 +21,9 @@ def compiled_source(function, inputs, tmp_path, dynamic=False) -> str:
     torch.testing.assert_close(compiled(*inputs), expected, equal_nan=True)
     sources = sorted(pathlib.Path(tmp_path).rglob("program.cpp"))
     return "\n".join(p.read_text().split("}  // namespace mc", 1)[1] for p in sources)
+
+
+COLUMN_BLOCK = "int64_t lanes = "  # how many columns of a block of LANES a column reduction runs
 
 
 def with_specials(x: torch.Tensor) -> torch.Tensor:
@@ -48,7 +52,7 @@ def test_column_reductions_run_in_lanes(name, columns, tmp_path):
     torch.manual_seed(0)
     x = torch.randn(64, columns)
     source = compiled_source(COLUMN_REDUCTIONS[name], (x,), tmp_path)
-    assert f"+= {LANES})" in source and "lanes" in source
+    assert COLUMN_BLOCK in source
 
 
 def test_column_sums_of_a_backward_run_in_lanes(tmp_path):
@@ -70,20 +74,53 @@ def test_column_sums_of_a_backward_run_in_lanes(tmp_path):
     for actual, expected in zip(got, (x.grad, norm.weight.grad, norm.bias.grad)):
         torch.testing.assert_close(actual, expected)
     backward = "\n".join(p.read_text() for p in pathlib.Path(tmp_path).rglob("program.cpp") if "backward" in str(p))
-    assert f"+= {LANES})" in backward
+    assert COLUMN_BLOCK in backward
 
 
 def test_a_row_reduction_reading_along_the_row_stays_a_row_loop(tmp_path):
     source = compiled_source(lambda x: x.sum(-1), (torch.randn(64, 300),), tmp_path)
-    assert "lanes" not in source
+    assert COLUMN_BLOCK not in source
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_long_float_sums_accumulate_in_double(dtype, tmp_path):
+def test_long_float_sums_keep_their_digits(dtype, tmp_path):
+    # all positive: a sum that loses digits would show; float lanes flushed into double ones every
+    # SUM_BLOCK elements stay within a float32 ulp of the exact sum of a row of 300000
     torch.manual_seed(0)
-    x = (torch.rand(8, 5000) + 0.5).to(dtype)  # all positive: a sum that loses digits would show
-    source = compiled_source(lambda x: x.sum(-1), (x,), tmp_path)
-    assert "double acc_" in source
+    x = (torch.rand(2, 300_000) + 0.5).to(dtype)
+    source = compiled_source(lambda x: x.sum(-1, dtype=torch.float32), (x,), tmp_path)
+    assert "double lanes_" in source and "float part_" in source
+    minicomp.reset()
+    ours = torch.compile(lambda x: x.sum(-1, dtype=torch.float32), backend="minicomp",
+                         options={"target": "cpp"})(x)
+    exact = x.double().sum(-1)
+    assert ((ours.double() - exact).abs() <= torch.from_numpy(np.spacing(ours.numpy())).double()).all()
+
+
+# The same row summed by differently shaped loops: the lanes follow the element's place in the row,
+# not the loops, so the bits are the same (as they must be for a fused kernel and its ops unfused).
+SAME_ROW_SHAPES = {
+    "column_block_vs_row_loop": (lambda x: x.t().sum(1), lambda x: x.t().contiguous().sum(1), (300, 70)),
+    "nested_loops_vs_one_loop": (lambda x: x.permute(1, 0, 2).sum((1, 2)),
+                                 lambda x: x.permute(1, 0, 2).contiguous().sum((1, 2)), (6, 5, 37)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAME_ROW_SHAPES))
+def test_a_float_sum_has_the_same_bits_whatever_loops_run_it(name, tmp_path):
+    strided, contiguous, shape = SAME_ROW_SHAPES[name]
+    torch.manual_seed(0)
+    x = torch.rand(*shape) + 0.5  # no cancellation (so eager's different order is close), yet an order change shows
+    strided_source = compiled_source(strided, (x,), tmp_path / "strided")
+    minicomp.reset()
+    unfused = torch.compile(contiguous, backend="minicomp", options={
+        "target": "cpp", "fusion": False, "dump_dir": str(tmp_path / "contiguous")})
+    assert torch.equal(unfused(x), torch.compile(strided, backend="minicomp", options={"target": "cpp"})(x))
+    contiguous_source = "\n".join(p.read_text() for p in (tmp_path / "contiguous").rglob("program.cpp"))
+    if name == "column_block_vs_row_loop":  # the loop shapes under test were the ones printed
+        assert COLUMN_BLOCK in strided_source and COLUMN_BLOCK not in contiguous_source
+    else:
+        assert "count_" in strided_source and "count_" not in contiguous_source
 
 
 def test_a_float64_sum_stays_in_order(tmp_path):
