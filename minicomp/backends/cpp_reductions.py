@@ -129,10 +129,20 @@ def row_reduction(loops: LoopKernel, writer: Writer, reduced: list[int], body: l
     if not sums:
         return lines + nest(loop_headers(loops, reduced, writer), body, simd)
     lines += [f"double lanes_{a.lane_sum}[{SUM_LANES}] = {{}};" for a in sums]
+    counter = f"count_{sums[0].lane_sum}"
+    inner = reduced[-1] if reduced else None
+    extent = sympy.sympify(loops.shape[inner]) if reduced else sympy.Integer(1)
     if len(reduced) == 1:
         lines += _blocks_of_lanes(loops, writer, reduced[0], body, sums, simd)
-    else:  # nested loops: one element at a time, counting them
-        counter = f"count_{sums[0].lane_sum}"
+    elif extent.is_Integer and extent % SUM_LANES == 0:  # nested loops, the inner one SUM_LANES at a time
+        variable = f"i{inner}"
+        chunk = nest([f"for (int64_t l = 0; l < {SUM_LANES}; l++)"],
+                     [f"int64_t {variable} = {variable}c + l;"] + body + [_add_part(a, "l") for a in sums], simd)
+        chunk += [f"{counter} += {SUM_LANES};", f"if (({counter} & {SUM_BLOCK - 1}) == 0) {{"] + _flush(sums) + ["}"]
+        headers = loop_headers(loops, reduced[:-1], writer)
+        headers.append(f"for (int64_t {variable}c = 0; {variable}c < {extent}; {variable}c += {SUM_LANES})")
+        lines += [f"int64_t {counter} = 0;"] + _parts(sums) + nest(headers, chunk, None) + _flush(sums)
+    else:  # nested loops (or none): one element at a time, counting them
         lines += [f"int64_t {counter} = 0;"] + _parts(sums)
         step = [_add_part(a, f"{counter} & {SUM_LANES - 1}") for a in sums]
         step += [f"{counter}++;", f"if (({counter} & {SUM_BLOCK - 1}) == 0) {{"] + _flush(sums) + ["}"]

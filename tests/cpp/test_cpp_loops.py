@@ -99,16 +99,21 @@ def test_long_float_sums_keep_their_digits(dtype, tmp_path):
 
 # The same row summed by differently shaped loops: the lanes follow the element's place in the row,
 # not the loops, so the bits are the same (as they must be for a fused kernel and its ops unfused).
+# Each case: the strided function, the same on a contiguous copy (one loop over the row), the shape,
+# and what the strided function's loops print.
 SAME_ROW_SHAPES = {
-    "column_block_vs_row_loop": (lambda x: x.t().sum(1), lambda x: x.t().contiguous().sum(1), (300, 70)),
-    "nested_loops_vs_one_loop": (lambda x: x.permute(1, 0, 2).sum((1, 2)),
-                                 lambda x: x.permute(1, 0, 2).contiguous().sum((1, 2)), (6, 5, 37)),
+    "column_block": (lambda x: x.t().sum(1), lambda x: x.t().contiguous().sum(1), (300, 70), COLUMN_BLOCK),
+    "nested_loops": (lambda x: x.permute(1, 0, 2).sum((1, 2)),
+                     lambda x: x.permute(1, 0, 2).contiguous().sum((1, 2)), (6, 5, 37), "count_t1++;"),
+    # an inner loop of a multiple of 16 runs 16 at a time in the vector lanes
+    "nested_vector_loops": (lambda x: x.permute(1, 0, 2).sum((1, 2)),
+                            lambda x: x.permute(1, 0, 2).contiguous().sum((1, 2)), (9, 5, 48), "count_t1 += 16;"),
 }
 
 
 @pytest.mark.parametrize("name", sorted(SAME_ROW_SHAPES))
 def test_a_float_sum_has_the_same_bits_whatever_loops_run_it(name, tmp_path):
-    strided, contiguous, shape = SAME_ROW_SHAPES[name]
+    strided, contiguous, shape, printed = SAME_ROW_SHAPES[name]
     torch.manual_seed(0)
     x = torch.rand(*shape) + 0.5  # no cancellation (so eager's different order is close), yet an order change shows
     strided_source = compiled_source(strided, (x,), tmp_path / "strided")
@@ -117,10 +122,7 @@ def test_a_float_sum_has_the_same_bits_whatever_loops_run_it(name, tmp_path):
         "target": "cpp", "fusion": False, "dump_dir": str(tmp_path / "contiguous")})
     assert torch.equal(unfused(x), torch.compile(strided, backend="minicomp", options={"target": "cpp"})(x))
     contiguous_source = "\n".join(p.read_text() for p in (tmp_path / "contiguous").rglob("program.cpp"))
-    if name == "column_block_vs_row_loop":  # the loop shapes under test were the ones printed
-        assert COLUMN_BLOCK in strided_source and COLUMN_BLOCK not in contiguous_source
-    else:
-        assert "count_" in strided_source and "count_" not in contiguous_source
+    assert printed in strided_source and printed not in contiguous_source
 
 
 def test_a_float64_sum_stays_in_order(tmp_path):
