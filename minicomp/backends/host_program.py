@@ -140,6 +140,8 @@ def _extern_line(node: Node, fallbacks: list) -> str:
     args = [v.name for v in node.inputs]
     out = node.outputs[0].name
     if node.op is Op.MATMUL:
+        if len(args) == 3:
+            return f"torch.addmm({args[2]}, {args[0]}, {args[1]}, out={out})"
         return f"torch.matmul({args[0]}, {args[1]}, out={out})"
     if node.op is Op.CONV:
         a = node.attrs

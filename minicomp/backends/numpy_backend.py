@@ -92,10 +92,10 @@ def node_code(node: Node, args: list[str]) -> str:
         return f"rt.gather({args[0]}, {node.attrs['axis']}, {args[1]})"
     if op is Op.SCATTER:
         return f"rt.scatter({args[0]}, {node.attrs['axis']}, {args[1]}, {args[2]}, {node.attrs['reduce']!r})"
-    if op is Op.MATMUL:
-        if low:
-            return f"np.matmul(rt.up({args[0]}), rt.up({args[1]})).astype({numpy_dtype(out.dtype)})"
-        return f"np.matmul({args[0]}, {args[1]})"
+    if op is Op.MATMUL:  # (with a bias: added before the one rounding, as eager's addmm)
+        operands = [f"rt.up({x})" if low else x for x in args]
+        product = f"np.matmul({operands[0]}, {operands[1]})" + (f" + {operands[2]}" if len(args) == 3 else "")
+        return f"({product}).astype({numpy_dtype(out.dtype)})" if low else product
     if op is Op.CONV:
         a = node.attrs
         bias = args[2] if len(args) > 2 else "None"

@@ -23,11 +23,23 @@ EXTRA = [
     aten.hardsigmoid, aten.hardtanh, aten.leaky_relu, aten.elu, aten.softplus,
     aten.sigmoid_backward, aten.tanh_backward, aten.threshold_backward, aten.leaky_relu_backward,
     aten.embedding_dense_backward, aten.nll_loss_forward, aten.nll_loss_backward,
-    aten.mse_loss, aten.mse_loss_backward, aten.addmm, aten.var_mean, aten.var, aten.std,
+    aten.mse_loss, aten.mse_loss_backward, aten.var_mean, aten.var, aten.std,
     aten.logsumexp, aten.squeeze, aten.t, aten.transpose, aten.select_backward, aten.slice_backward,
     aten.linalg_vector_norm, aten.addmv, aten.dist, aten.narrow_copy, aten.unbind_copy,
     aten.as_strided_copy, aten.bucketize, aten._batch_norm_with_update_functional, aten.batch_norm_backward,
 ]
+
+
+def addmm(bias, mat1, mat2, *, beta=1, alpha=1):
+    """A plain addmm (a Linear layer) stays whole: one product in the inputs' dtype with the bias added
+    before its one rounding, as eager's. torch's decomposition casts float16/bfloat16 operands to
+    float32 first (the weights, at every call) and multiplies in float32; it still handles the rest."""
+    if beta == 1 and alpha == 1 and bias.dtype == mat1.dtype == mat2.dtype:
+        return NotImplemented
+    return TORCH_ADDMM(bias, mat1, mat2, beta=beta, alpha=alpha)
+
+
+TORCH_ADDMM = get_decompositions([aten.addmm.default])[aten.addmm.default]
 
 
 def is_sdpa(op) -> bool:
@@ -38,4 +50,5 @@ def decomposition_table() -> dict:
     """The table handed to AOTAutograd (built once per compile; torch caches the pieces)."""
     table = {op: fn for op, fn in core_aten_decompositions().items() if not is_sdpa(op)}
     table.update(get_decompositions(EXTRA))
+    table[aten.addmm.default] = addmm
     return table

@@ -178,12 +178,18 @@ def infer(op: Op, inputs: Sequence[tuple[DType, Shape]], attrs: dict[str, Any]) 
         _require(i_dtype is DType.INT64 and s_dtype == dtype, op, "index int64, source like input")
         _require(shapes_equal(i_shape, s_shape), op, "index and source shapes differ")
         return dtype, shape
-    if op is Op.MATMUL:
-        (a_dtype, a_shape), (b_dtype, b_shape) = inputs
+    if op is Op.MATMUL:  # a @ b, or bias + a @ b (addmm: matrices, the bias a row or the output's shape)
+        (a_dtype, a_shape), (b_dtype, b_shape) = inputs[:2]
         _require(a_dtype == b_dtype and len(a_shape) == len(b_shape) >= 2, op, "operands must match")
         _require(shapes_equal(a_shape[:-2], b_shape[:-2]), op, "batch dims differ")
         _require(sizes_equal(a_shape[-1], b_shape[-2]), op, "contraction sizes differ")
-        return a_dtype, tuple(a_shape[:-1]) + (b_shape[-1],)
+        out = tuple(a_shape[:-1]) + (b_shape[-1],)
+        if len(inputs) == 3:
+            bias_dtype, bias_shape = inputs[2]
+            _require(len(out) == 2 and bias_dtype == a_dtype, op, "a bias needs matrices of its dtype")
+            _require(shapes_equal(bias_shape, out[1:]) or shapes_equal(bias_shape, out), op,
+                     "the bias must be a row or the output's shape")
+        return a_dtype, out
     if op is Op.CONV:
         return _infer_conv(inputs, attrs)
     raise ShapeError(f"{op.value}: no shape rule (fallback nodes carry their output types)")

@@ -29,7 +29,25 @@ def test_linear_addmm_baddbmm_dot_mv(lowered, dtype):
         return (F.linear(x, w, b), F.linear(x[0], w), torch.addmm(b, x[0], w.t(), beta=0.5, alpha=2),
                 torch.baddbmm(m, x, x.transpose(1, 2), alpha=0.5), w[0] @ w[1], w @ x[0, 0])
     inputs = make((2, 3, 4), dtype), make((5, 4), dtype, 1), make((5,), dtype, 2), make((2, 3, 3), dtype, 3)
-    check(lowered, ["aten.mm.default", "aten.bmm.default"], fn, *inputs)
+    check(lowered, ["aten.addmm.default", "aten.mm.default", "aten.bmm.default"], fn, *inputs)
+
+
+def test_a_bfloat16_linear_multiplies_in_bfloat16(tmp_path):
+    # torch's addmm decomposition casts the activations and the weight to float32 at every call and
+    # multiplies in float32; a Linear is one addmm in bfloat16, as eager's (the host program says so)
+    torch.manual_seed(0)
+    model = torch.nn.Linear(16, 32).to(torch.bfloat16)
+    twin = copy.deepcopy(model)
+    x = torch.randn(4, 16, dtype=torch.bfloat16)
+    compiled = torch.compile(model, backend="minicomp", options={"target": "cpp", "dump_dir": str(tmp_path)})
+    with torch.no_grad():
+        assert_same(compiled(x), model(x))
+    (program,) = [p.read_text() for p in tmp_path.rglob("program.py")]
+    assert "torch.addmm(" in program and "float32" not in program
+    compiled(x).sum().backward()  # and a training step's gradients are eager's
+    twin(x).sum().backward()
+    for ours, eagers in zip(model.parameters(), twin.parameters()):
+        assert_same(ours.grad, eagers.grad)
 
 
 CONVS = [  # input shape, weight shape, bias, keyword arguments

@@ -1,7 +1,8 @@
 """Matrix products and convolutions -> the extern ops MATMUL and CONV (plus layout ops around them).
 
-The decomposition table already turns addmm/baddbmm/linear/matmul into mm or bmm plus pointwise ops,
-and dot/mv into mul + sum, so mm and bmm are the only products that reach us. convolution_backward
+The decomposition table already turns baddbmm/matmul into mm or bmm plus pointwise ops, and dot/mv
+into mul + sum, so mm, bmm and a plain addmm (a Linear layer: MATMUL with a bias) are the products
+that reach us. convolution_backward
 becomes convolutions of re-laid-out tensors: exact, and it keeps CNN training off the fallback path.
 A transposed convolution is the input gradient of a plain one, so it reuses that code.
 """
@@ -13,6 +14,7 @@ from torch import ops
 from minicomp.frontend.lowerings.common import Context, Unsupported, register, sym
 from minicomp.frontend.lowerings.views import flip_axes, interleave, pad_or_crop, permute_axes, slice_axis
 from minicomp.ir import Op, Value
+from minicomp.ir.shapes import sizes_equal
 
 aten = ops.aten
 
@@ -22,6 +24,16 @@ def matmul(ctx: Context, a: Value, b: Value) -> Value:
     if a.dtype != b.dtype:
         raise Unsupported(f"product of {a.dtype!r} and {b.dtype!r}")
     return ctx.add(Op.MATMUL, a, b)
+
+
+@register(aten.addmm.default)
+def addmm(ctx: Context, bias: Value, a: Value, b: Value, *, beta=1, alpha=1) -> Value:
+    """bias + a @ b in one extern call (the decomposition table lets only beta = alpha = 1 through)."""
+    if beta != 1 or alpha != 1 or not (bias.dtype == a.dtype == b.dtype):
+        raise Unsupported("addmm with scaling factors or mixed dtypes")
+    if not (bias.rank == 1 and sizes_equal(bias.shape[0], b.shape[1])):
+        bias = ctx.expand_to(bias, (a.shape[0], b.shape[1]))  # a bias of another shape: broadcast (a view)
+    return ctx.add(Op.MATMUL, a, b, bias)
 
 
 def conv(ctx: Context, x: Value, weight: Value, bias, stride, padding, dilation, groups: int) -> Value:
