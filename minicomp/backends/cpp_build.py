@@ -31,6 +31,7 @@ from minicomp.errors import BackendUnavailableError
 
 PROBE = "#include <cmath>\n#include <omp.h>\nextern \"C\" int probe(void) { return omp_get_max_threads(); }\n"
 PROBE_SERIAL = "#include <cmath>\nextern \"C\" int probe(void) { _Float16 h = (_Float16)1.5f; return (int)h; }\n"
+PROBE_ALL = PROBE + PROBE_SERIAL.replace("probe", "probe_half")  # OpenMP and _Float16 in one
 BASE_FLAGS = ["-std=c++17", "-O3", "-shared", "-fPIC", "-fwrapv", "-fno-math-errno", "-fno-trapping-math",
               "-ffp-contract=off"]
 # each kept where the compiler takes it: code for this machine's vector units, and all of their width
@@ -67,7 +68,7 @@ def toolchain() -> Optional[Toolchain]:
             continue
         version = _version(command)
         every = BASE_FLAGS + ["-fopenmp"] + TUNING_FLAGS
-        if _builds(command, every, PROBE + PROBE_SERIAL.replace("probe", "probe_half")):  # one probe, usually
+        if _builds(command, every, PROBE_ALL):  # one probe, usually
             return Toolchain(command, version, tuple(every), True)
         if not _builds(command, BASE_FLAGS, PROBE_SERIAL):
             continue

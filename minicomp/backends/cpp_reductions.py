@@ -137,28 +137,38 @@ def row_reduction(loops: LoopKernel, writer: Writer, reduced: list[int], body: l
     elif extent.is_Integer and extent % SUM_LANES == 0:  # nested loops, the inner one SUM_LANES at a time
         variable = f"i{inner}"
         chunk = nest([f"for (int64_t l = 0; l < {SUM_LANES}; l++)"],
-                     [f"int64_t {variable} = {variable}c + l;"] + body + [_add_part(a, "l") for a in sums], simd)
-        chunk += [f"{counter} += {SUM_LANES};", f"if (({counter} & {SUM_BLOCK - 1}) == 0) {{"] + _flush(sums) + ["}"]
+                     [f"int64_t {variable} = {variable}c + l;"] + body + [_add_part(a, "[l]") for a in sums], simd)
+        chunk += _count(counter, f" += {SUM_LANES}", _flush(sums))
         headers = loop_headers(loops, reduced[:-1], writer)
         headers.append(f"for (int64_t {variable}c = 0; {variable}c < {extent}; {variable}c += {SUM_LANES})")
         lines += [f"int64_t {counter} = 0;"] + _parts(sums) + nest(headers, chunk, None) + _flush(sums)
     else:  # nested loops (or none): one element at a time, counting them
         lines += [f"int64_t {counter} = 0;"] + _parts(sums)
-        step = [_add_part(a, f"{counter} & {SUM_LANES - 1}") for a in sums]
-        step += [f"{counter}++;", f"if (({counter} & {SUM_BLOCK - 1}) == 0) {{"] + _flush(sums) + ["}"]
+        step = [_add_part(a, f"[{counter} & {SUM_LANES - 1}]") for a in sums] + _count(counter, "++", _flush(sums))
         lines += nest(loop_headers(loops, reduced, writer), body + step, None) + _flush(sums)
     for a in sums:
-        lines += [f"double total_{a.lane_sum} = 0;",
-                  f"for (int l = 0; l < {SUM_LANES}; l++) total_{a.lane_sum} = total_{a.lane_sum} + lanes_{a.lane_sum}[l];"]
+        lines += _total(a, "l", "[l]")
     return lines
+
+
+def _count(counter: str, step: str, flush: list[str]) -> list[str]:
+    """Advance the count of elements added (`step`: "++" or " += 16") and flush every SUM_BLOCK."""
+    return [f"{counter}{step};", f"if (({counter} & {SUM_BLOCK - 1}) == 0) {{"] + flush + ["}"]
+
+
+def _total(accumulator: _Accumulator, lane: str, subscript: str) -> list[str]:
+    """The double lanes summed in order (`lane` runs over them, `subscript` picks one)."""
+    total = f"total_{accumulator.lane_sum}"
+    return [f"double {total} = 0;", f"for (int {lane} = 0; {lane} < {SUM_LANES}; {lane}++) {total} = {total} + "
+            f"lanes_{accumulator.lane_sum}{subscript};"]
 
 
 def _parts(sums: list, columns: str = "") -> list[str]:
     return [f"float part_{a.lane_sum}[{SUM_LANES}]{columns} = {{}};" for a in sums]
 
 
-def _add_part(accumulator: _Accumulator, lane: str) -> str:
-    part = f"part_{accumulator.lane_sum}[{lane}]"
+def _add_part(accumulator: _Accumulator, subscript: str) -> str:
+    part = f"part_{accumulator.lane_sum}{subscript}"
     return f"{part} = {part} + {accumulator.value};"
 
 
@@ -188,7 +198,7 @@ def _blocks_of_lanes(loops: LoopKernel, writer: Writer, axis: int, body: list[st
     """One loop over the row in blocks of SUM_BLOCK elements, each SUM_LANES at a time in the vector
     lanes, then the last block."""
     variable, extent = f"i{axis}", writer.size(loops.shape[axis])
-    lanes = [f"int64_t {variable} = {variable}c + l;"] + body + [_add_part(a, "l") for a in sums]
+    lanes = [f"int64_t {variable} = {variable}c + l;"] + body + [_add_part(a, "[l]") for a in sums]
     full = nest([f"for (int64_t {variable}c = {variable}b; {variable}c < {variable}b + {SUM_BLOCK}; "
                  f"{variable}c += {SUM_LANES})", f"for (int64_t l = 0; l < {SUM_LANES}; l++)"], lanes, simd)
     last = [f"int64_t count = {extent} - {variable}c < {SUM_LANES} ? {extent} - {variable}c : {SUM_LANES};"]
@@ -237,21 +247,20 @@ def column_reduction(loops: LoopKernel, writer: Writer, outer: list[int], reduce
         body += writer.line(statement)  # (not `printed`: each column loop computes what it needs)
     body += [line for a in accumulators for line in a.update]
     sums = [a for a in accumulators if a.lane_sum]
-    body += [_add_part(a, "sum_lane][l") for a in sums]
+    body += [_add_part(a, "[sum_lane][l]") for a in sums]
     before, after = [], []
     if sums:  # the lanes of a float sum in a row (SUM_LANES), for each column of the block
         counter = f"count_{sums[0].lane_sum}"
         row += [f"int64_t {counter} = 0;"] + _parts(sums, f"[{LANES}]")
         row += [f"double lanes_{a.lane_sum}[{SUM_LANES}][{LANES}] = {{}};" for a in sums]
         before = [f"int64_t sum_lane = {counter} & {SUM_LANES - 1};"]
-        after = [f"{counter}++;", f"if (({counter} & {SUM_BLOCK - 1}) == 0) {{"] + _flush_columns(sums) + ["}"]
+        after = _count(counter, "++", _flush_columns(sums))
     row += nest(loop_headers(loops, reduced, writer), before + nest([columns], body, "#pragma omp simd") + after,
                 None)
     row += _flush_columns(sums)
     results = [column]
     for a in sums:
-        results += [f"double total_{a.lane_sum} = 0;",
-                    f"for (int j = 0; j < {SUM_LANES}; j++) total_{a.lane_sum} = total_{a.lane_sum} + lanes_{a.lane_sum}[j][l];"]
+        results += _total(a, "j", "[j][l]")
     for statement, accumulator in zip(reductions, accumulators):
         writer.printed.add(statement)
         results.append(f"{compute_type(statement.dtype)} {statement.name} = "
