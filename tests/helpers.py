@@ -235,15 +235,27 @@ ENTRY_POINTS = pytest.mark.parametrize("entry", [via_torch_compile, via_minicomp
                                        ids=["torch.compile", "minicomp.compile"])
 
 
-def check_program_on_target(program, seed: int, grad: bool, target: str) -> None:
-    """A random program (e2e/programs.py) on `target` matches eager, values and input grads, and matches
-    itself without fusion and memory planning."""
+def check_program(program, seed: int, grad: bool, target: Optional[str] = None, rtol=None, atol=None) -> None:
+    """A random program (e2e/programs.py) matches eager, values and input grads, and matches itself bit for
+    bit without fusion and memory planning; on the default target unless `target` is given.
+
+    A float32 program whose results differ from eager's is judged against the program run in float64.
+    """
+    options = {} if target is None else {"target": target}
     inputs = program.inputs(seed)
     expected, expected_grads = run_with_grads(program, inputs, grad, None)
-    actual, actual_grads = run_with_grads(program, inputs, grad, {"target": target})
-    assert_same(actual, expected, what="output")
-    assert_same(actual_grads, expected_grads, what="input grad")
-    plain_options = {"target": target, "fusion": False, "memory_planning": False}
-    plain, plain_grads = run_with_grads(program, inputs, grad, plain_options)
-    assert_same(plain, actual, what="output without fusion/memory planning")
-    assert_same(plain_grads, actual_grads, what="input grad without fusion/memory planning")
+    actual, actual_grads = run_with_grads(program, inputs, grad, options)
+    # float32 rounding decides the result wherever a float32 value is computed, also when a float64 input
+    # promotes the end of the chain (eager's x ** 3 is x * x * x, rounded twice; numpy's pow rounds once)
+    if rtol is None and atol is None and torch.float32 in program.dtypes \
+            and not {torch.float16, torch.bfloat16} & set(program.dtypes):
+        exact, exact_grads = run_with_grads(program, [x.double() if x.is_floating_point() else x for x in inputs],
+                                            grad, None)
+        assert_same_or_as_accurate(actual, expected, exact, what="output")
+        assert_same_or_as_accurate(actual_grads, expected_grads, exact_grads, what="input grad")
+    else:
+        assert_same(actual, expected, rtol, atol, what="output")
+        assert_same(actual_grads, expected_grads, rtol, atol, what="input grad")
+    plain, plain_grads = run_with_grads(program, inputs, grad, {**options, "fusion": False, "memory_planning": False})
+    assert_same(plain, actual, 0, 0, what="output without fusion/memory planning")
+    assert_same(plain_grads, actual_grads, 0, 0, what="input grad without fusion/memory planning")

@@ -8,35 +8,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import minicomp
-from helpers import assert_compiled, assert_same, assert_same_or_as_accurate, examples, fallback_ops, run_with_grads
+from helpers import assert_compiled, assert_same, check_program, examples, fallback_ops, run_with_grads
 from programs import Program, Step, programs
-
-PLAIN = {"fusion": False, "memory_planning": False}
-
-
-def check_program(program, seed: int, grad: bool, rtol=None, atol=None) -> None:
-    """Eager vs compiled (default options), and compiled without fusion/memory planning bit-for-bit equal.
-
-    A float32 program whose results differ from eager's is judged against the program run in float64.
-    """
-    inputs = program.inputs(seed)
-    expected, expected_grads = run_with_grads(program, inputs, grad, None)
-    actual, actual_grads = run_with_grads(program, inputs, grad, {})
-    # float32 rounding decides the result wherever a float32 value is computed, also when a float64 input
-    # promotes the end of the chain (eager's x ** 3 is x * x * x, rounded twice; numpy's pow rounds once)
-    if rtol is None and atol is None and torch.float32 in program.dtypes \
-            and not {torch.float16, torch.bfloat16} & set(program.dtypes):
-        exact, exact_grads = run_with_grads(program, [x.double() if x.is_floating_point() else x for x in inputs],
-                                            grad, None)
-        assert_same_or_as_accurate(actual, expected, exact, what="output")
-        assert_same_or_as_accurate(actual_grads, expected_grads, exact_grads, what="input grad")
-    else:
-        assert_same(actual, expected, rtol, atol, what="output")
-        assert_same(actual_grads, expected_grads, rtol, atol, what="input grad")
-    plain, plain_grads = run_with_grads(program, inputs, grad, PLAIN)
-    assert_same(plain, actual, 0, 0, what="output without fusion/memory planning")
-    assert_same(plain_grads, actual_grads, 0, 0, what="input grad without fusion/memory planning")
-
 
 # A float32 cube promoted to float64 at the end: numpy's correctly rounded pow lands 2 float32 ulps from eager
 CUBE_THEN_FLOAT64 = Program(shapes=[(1, 3, 3, 2), (1, 1, 1, 1), (1, 1, 1, 1), (1, 1, 1, 1)],

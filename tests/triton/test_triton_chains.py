@@ -4,12 +4,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import check_program_on_target, examples
+from helpers import check_program, examples
 from e2e.programs import programs
 
 
 def check(program, seed: int, grad: bool) -> None:
-    check_program_on_target(program, seed, grad, 'triton')
+    check_program(program, seed, grad, 'triton')
 
 
 @settings(max_examples=examples(12), deadline=None)
