@@ -19,6 +19,7 @@ from minicomp.backends.host_program import GraphData, build_host_program
 from minicomp.ir import Graph, Kernel
 from minicomp.kernels.loop_form import lower_kernel
 from minicomp.kernels.merge_axes import merge_axes
+from minicomp.kernels.split_axes import split_axes
 
 HEADER = ("import torch\nfrom minicomp.backends import cpp_runtime as rt\n"
           "from minicomp.backends.host_code import restride\nfrom minicomp.backends.host_program import slot\n"
@@ -38,7 +39,7 @@ class CppProgram:
 
 
 def _write(kernel: Kernel, name: str) -> CppKernel:
-    return write_kernel(merge_axes(lower_kernel(kernel, name)))
+    return write_kernel(merge_axes(split_axes(lower_kernel(kernel, name))))
 
 
 def generate(graph: Graph, keep_source: Optional[Callable[[str, str], Optional[str]]] = None) -> CppProgram:

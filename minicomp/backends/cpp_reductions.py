@@ -12,7 +12,7 @@ from minicomp.backends.cpp_math import STORAGE_TYPE, compute_type, extreme, roun
 from minicomp.backends.cpp_writer import Writer, loop_headers, nest, store_line
 from minicomp.ir import DType, Op
 from minicomp.kernels.indexing import linearize
-from minicomp.kernels.loop_form import LoopKernel, Statement, reads_contiguous
+from minicomp.kernels.loop_form import LoopKernel, Statement, contiguous_accesses
 
 LANES = 128           # columns one column-reduction program accumulates side by side (a vector's worth, times 8)
 # A float sum adds element k of its row into lane k % SUM_LANES, in float, and every SUM_BLOCK elements
@@ -215,22 +215,24 @@ def column_axis(loops: LoopKernel, outer: list[int], reduced: list[int], reducti
                  checks: list) -> int | None:
     """The outer axis a column reduction runs in blocks of LANES, or None. A sum over rows of a row-major
     matrix reads along the row in no loop: looping over rows inside, with a block of columns side by
-    side in the vector lanes, reads consecutive elements. Only for one level of reductions storing row
-    values alone."""
-    if not reductions or not outer or not reduced or checks or any(not s.row for s in loops.stores):
+    side in the vector lanes, reads consecutive elements. Where more of the kernel's matrix accesses
+    step along the columns than along the row; only for one level of reductions."""
+    if not reductions or not outer or not reduced or checks:
         return None
     if any(s.depth != 1 or s.node.op in (Op.ARGMAX, Op.ARGMIN) for s in reductions):
         return None
-    if reads_contiguous(loops, reduced[-1]) or not reads_contiguous(loops, outer[-1]):
+    lane, row = outer[-1], reduced[-1]
+    if contiguous_accesses(loops, lane, moving_along=row) <= contiguous_accesses(loops, row, moving_along=lane):
         return None
-    return outer[-1]
+    return lane
 
 
 def column_reduction(loops: LoopKernel, writer: Writer, outer: list[int], reduced: list[int],
                       reductions: list, lane: int) -> tuple[list[str], list[str]]:
     """(outer loop headers, body) of a column reduction: accumulator arrays for a block of LANES columns,
     the loops over the row outside, the columns in the `#pragma omp simd` loop inside, then per column the
-    row values and stores."""
+    row values and stores. Full-size stores that need no reduction are written in the same loop (a bias
+    gradient beside the gradient it sums); those that need one, in a second loop over the block."""
     variable, extent = f"i{lane}", writer.size(loops.shape[lane])
     headers = loop_headers(loops, outer[:-1], writer)
     headers.append(f"for (int64_t {variable}b = 0; {variable}b < {extent}; {variable}b += {LANES})")
@@ -242,9 +244,15 @@ def column_reduction(loops: LoopKernel, writer: Writer, outer: list[int], reduce
     row += [f"{ctype} {name}[{LANES}];" for ctype, name, _ in variables]
     if variables:
         row += nest([columns], [f"{name}[l] = {initial};" for _, name, initial in variables], None)
+    full_stores = [s for s in loops.stores if not s.row]
+    full_closure = writer.closure([s.statement for s in full_stores], varying=False)
+    after_reductions = any(s.kind == "reduce" for s in full_closure)
+    stored_inside = [] if after_reductions else full_stores
     body = [column]
-    for statement in writer.closure([s.args[0] for s in reductions], varying=False):
+    roots = [s.args[0] for s in reductions] + [s.statement for s in stored_inside]
+    for statement in writer.closure(roots, varying=False):
         body += writer.line(statement)  # (not `printed`: each column loop computes what it needs)
+    body += [store_line(s, writer) for s in stored_inside]
     body += [line for a in accumulators for line in a.update]
     sums = [a for a in accumulators if a.lane_sum]
     body += [_add_part(a, "[sum_lane][l]") for a in sums]
@@ -265,6 +273,18 @@ def column_reduction(loops: LoopKernel, writer: Writer, outer: list[int], reduce
         writer.printed.add(statement)
         results.append(f"{compute_type(statement.dtype)} {statement.name} = "
                        f"{rounded(statement.node, accumulator.result)};")
-    writer.need([s.statement for s in loops.stores], results)
-    results += [store_line(s, writer) for s in loops.stores]
-    return headers, row + nest([columns], results, None)
+    row_stores = [s for s in loops.stores if s.row]
+    writer.need([s.statement for s in row_stores], results)
+    results += [store_line(s, writer) for s in row_stores]
+    if not after_reductions:
+        return headers, row + nest([columns], results, None)
+    kept = [s for s in full_closure if s.kind == "reduce"]
+    row += [f"{compute_type(s.dtype)} column_{s.name}[{LANES}];" for s in kept]
+    results += [f"column_{s.name}[l] = {s.name};" for s in kept]
+    second = [column] + [f"{compute_type(s.dtype)} {s.name} = column_{s.name}[l];" for s in kept]
+    for statement in full_closure:
+        if statement.kind != "reduce":
+            second += writer.line(statement)
+    second += [store_line(s, writer) for s in full_stores]
+    row += nest([columns], results, None)
+    return headers, row + nest(loop_headers(loops, reduced, writer), nest([columns], second, "#pragma omp simd"), None)

@@ -21,6 +21,7 @@ from minicomp.backends.triton_codegen import KernelSource, write_kernel
 from minicomp.ir import Graph, Kernel
 from minicomp.kernels.loop_form import lower_kernel
 from minicomp.kernels.merge_axes import merge_axes
+from minicomp.kernels.split_axes import split_axes
 
 
 @dataclasses.dataclass
@@ -35,7 +36,7 @@ class TritonProgram:
 
 
 def _write(kernel: Kernel, name: str) -> KernelSource:
-    return write_kernel(merge_axes(lower_kernel(kernel, name)))
+    return write_kernel(merge_axes(split_axes(lower_kernel(kernel, name))))
 
 
 def generate(graph: Graph, keep_source: Optional[Callable[[str], Optional[str]]] = None) -> TritonProgram:

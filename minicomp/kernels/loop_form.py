@@ -338,18 +338,24 @@ class _Builder:
         return result
 
 
-def reads_contiguous(loops: LoopKernel, axis: int) -> bool:
-    """Whether some load reads consecutive elements as `axis`'s loop variable steps (its index is
-    `... + i{axis}`): the axis a printer wants innermost, in the vector lanes."""
+def contiguous_accesses(loops: LoopKernel, axis: int, moving_along: int | None = None) -> int:
+    """How many loads and full-size stores step by one element as `axis`'s loop variable steps (their
+    index is `... + i{axis}`): the axis a printer wants innermost, in the vector lanes, is the one most
+    of them step along. With `moving_along`, only the accesses whose index also has that axis's variable
+    count (a row's mean, read once per row, does not make the row the contiguous axis of a matrix)."""
     variable = loops.variables[axis]
     if variable == 0:
-        return False
-    for statement in loops.statements:
-        if statement.kind == "load" and isinstance(statement.index, sympy.Basic):
-            terms = [t for t in sympy.Add.make_args(sympy.expand(statement.index)) if t.has(variable)]
-            if terms == [variable]:
-                return True
-    return False
+        return 0
+    other = None if moving_along is None else loops.variables[moving_along]
+    indices = [s.index for s in loops.statements if s.kind == "load"]
+    indices += [s.index for s in loops.stores if not s.row]
+    count = 0
+    for index in indices:
+        if not isinstance(index, sympy.Basic) or (other is not None and not index.has(other)):
+            continue
+        terms = [t for t in sympy.Add.make_args(sympy.expand(index)) if t.has(variable)]
+        count += terms == [variable]
+    return count
 
 
 def operands(statement: Statement, through_reductions: bool = False) -> list[Statement]:

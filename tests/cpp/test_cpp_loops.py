@@ -43,6 +43,10 @@ COLUMN_REDUCTIONS = {
     "two_sums_then_pointwise": lambda x: x.sum(0) - (x * x).sum(0) * 0.5,  # (a product would amplify
     # the rounding of eager's float sums past the tolerance: ours, in double, are the closer ones)
     "middle_axis": lambda x: x.view(4, -1, x.shape[-1]).sum(1),
+    # a full-size output beside the sum (a bias gradient): written in the loop that sums it
+    "beside_its_full_size_input": lambda x: (torch.tanh(x) * x, (torch.tanh(x) * x).sum(0)),
+    # a full-size output that needs the sum: a second loop over the block
+    "centered": lambda x: x - x.mean(0),
 }
 
 
@@ -103,6 +107,8 @@ def test_long_float_sums_keep_their_digits(dtype, tmp_path):
 # and what the strided function's loops print.
 SAME_ROW_SHAPES = {
     "column_block": (lambda x: x.t().sum(1), lambda x: x.t().contiguous().sum(1), (300, 70), COLUMN_BLOCK),
+    "column_block_and_centered": (lambda x: x - x.mean(0), lambda x: x - x.t().contiguous().mean(1),
+                                  (300, 70), "column_t"),
     "nested_loops": (lambda x: x.permute(1, 0, 2).sum((1, 2)),
                      lambda x: x.permute(1, 0, 2).contiguous().sum((1, 2)), (6, 5, 37), "count_t1++;"),
     # an inner loop of a multiple of 16 runs 16 at a time in the vector lanes
