@@ -13,8 +13,10 @@ import math
 from minicomp.ir import DType, Node, Op
 from minicomp.ir.ops import EXACT_IN_LOW_PRECISION, UNARY
 
+# bool is stored as uint8_t: GCC vectorizes no loop that loads a `bool` (a byte read as uint8_t and
+# compared with 0 vectorizes; torch's bools are bytes of 0 or 1)
 STORAGE_TYPE = {
-    DType.BOOL: "bool", DType.UINT8: "uint8_t", DType.INT8: "int8_t", DType.INT16: "int16_t",
+    DType.BOOL: "uint8_t", DType.UINT8: "uint8_t", DType.INT8: "int8_t", DType.INT16: "int16_t",
     DType.INT32: "int32_t", DType.INT64: "int64_t", DType.FLOAT16: "_Float16", DType.BFLOAT16: "uint16_t",
     DType.FLOAT32: "float", DType.FLOAT64: "double",
 }
@@ -202,7 +204,9 @@ FLOAT_CODE = {
 
 
 def compute_type(dtype: DType) -> str:
-    """Registers hold float16/bfloat16 as float."""
+    """Registers hold float16/bfloat16 as float, bools as bool."""
+    if dtype is DType.BOOL:
+        return "bool"
     return "float" if dtype.is_low_precision else STORAGE_TYPE[dtype]
 
 
@@ -212,6 +216,8 @@ def load_code(dtype: DType, element: str) -> str:
         return f"mc::from_bf16({element})"
     if dtype is DType.FLOAT16:
         return f"(float){element}"
+    if dtype is DType.BOOL:
+        return f"({element} != 0)"
     return element
 
 
