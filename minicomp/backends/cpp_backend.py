@@ -14,9 +14,10 @@ import torch
 from minicomp.backends import cpp_build, cpp_runtime
 from minicomp.backends.cpp_codegen import CppKernel, write_kernel
 from minicomp.backends.cpp_math import PRELUDE
+from minicomp.backends.cpp_reductions import SUM_LANES, WIDE_SUM_LANES
 from minicomp.backends.host_code import run_source
 from minicomp.backends.host_program import GraphData, build_host_program
-from minicomp.ir import Graph, Kernel
+from minicomp.ir import Graph
 from minicomp.kernels.loop_form import lower_kernel
 from minicomp.kernels.merge_axes import merge_axes
 from minicomp.kernels.split_axes import split_axes
@@ -38,14 +39,19 @@ class CppProgram:
     compiler_seconds: float = 0.0
 
 
-def _write(kernel: Kernel, name: str) -> CppKernel:
-    return write_kernel(merge_axes(split_axes(lower_kernel(kernel, name))))
+def sum_lanes(graph: Graph) -> int:
+    """The lanes of the graph's float sums: WIDE_SUM_LANES where it holds float16 or bfloat16 values
+    (cpp_reductions.py says why). A property of the graph, so its kernels fused or not give one result."""
+    low = any(v.dtype.is_low_precision for node in graph.all_nodes() for v in list(node.inputs) + list(node.outputs))
+    return WIDE_SUM_LANES if low else SUM_LANES
 
 
 def generate(graph: Graph, keep_source: Optional[Callable[[str, str], Optional[str]]] = None) -> CppProgram:
     """Host program and translation unit for `graph`, compiled and loaded; `keep_source(name, text)` gets
     each source before it is compiled (so it is kept even if compiling fails)."""
-    host = build_host_program(graph, _write)
+    lanes = sum_lanes(graph)
+    host = build_host_program(graph, lambda kernel, name: write_kernel(
+        merge_axes(split_axes(lower_kernel(kernel, name))), lanes))
     cpp_source = PRELUDE + "\n" + "\n".join(k.source for k in host.kernels)
     source = HEADER + host.source
     if keep_source:

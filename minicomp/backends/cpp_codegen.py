@@ -16,8 +16,8 @@ from __future__ import annotations
 import dataclasses
 
 from minicomp.backends.cpp_math import STORAGE_TYPE, compute_type, rounded
-from minicomp.backends.cpp_reductions import (column_axis, column_reduction, make_accumulator, plan_row_cache,
-                                               row_reduction)
+from minicomp.backends.cpp_reductions import (SUM_LANES, column_axis, column_reduction, make_accumulator,
+                                               plan_row_cache, row_reduction)
 from minicomp.backends.cpp_writer import Writer, loop_headers, looping_axes, nest, store_line
 from minicomp.ir.printer import format_node
 from minicomp.kernels.loop_form import LoopKernel
@@ -38,9 +38,10 @@ class CppKernel:
     checks: list         # kinds of run-time check (checks.py), in slot order
 
 
-def write_kernel(loops: LoopKernel) -> CppKernel:
-    """The C++ function for `loops`, named loops.name."""
-    writer = Writer(loops)
+def write_kernel(loops: LoopKernel, sum_lanes: int = SUM_LANES) -> CppKernel:
+    """The C++ function for `loops`, named loops.name; its float sums add in `sum_lanes` lanes (the
+    graph's: cpp_backend.sum_lanes)."""
+    writer = Writer(loops, sum_lanes)
     outer = looping_axes(loops, loops.outer_axes)
     reduced = looping_axes(loops, list(loops.reduced_axes))
     checks = [s for s in loops.statements if s.kind == "check"]

@@ -14,9 +14,10 @@ from minicomp.kernels.loop_form import LoopKernel, Statement, needed, operands
 class Writer(IndexPrinter):
     """Prints one loop kernel's statements as C++ lines; remembers the size arguments they read."""
 
-    def __init__(self, loops: LoopKernel):
+    def __init__(self, loops: LoopKernel, sum_lanes: int):
         super().__init__({str(v) for v in loops.variables} | {s.name for s in loops.statements})
         self.loops = loops
+        self.sum_lanes = sum_lanes  # the lanes of a float sum (cpp_reductions.py)
         self.sizes: dict[str, sympy.Expr] = {}
         self.size_types: dict[str, str] = {}
         self.printed: set = set()

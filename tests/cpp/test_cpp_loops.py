@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import minicomp
-from minicomp.backends.cpp_reductions import LANES, ROW_CACHE
+from minicomp.backends.cpp_reductions import LANES, ROW_CACHE, SUM_LANES, WIDE_SUM_LANES
 
 
 def compiled_source(function, inputs, tmp_path, dynamic=False) -> str:
@@ -129,6 +129,20 @@ def test_a_float_sum_has_the_same_bits_whatever_loops_run_it(name, tmp_path):
     assert torch.equal(unfused(x), torch.compile(strided, backend="minicomp", options={"target": "cpp"})(x))
     contiguous_source = "\n".join(p.read_text() for p in (tmp_path / "contiguous").rglob("program.cpp"))
     assert printed in strided_source and printed not in contiguous_source
+
+
+@pytest.mark.parametrize("dtype, lanes", [(torch.float32, SUM_LANES), (torch.bfloat16, WIDE_SUM_LANES)])
+def test_a_graph_with_16_bit_values_sums_in_wide_lanes_fused_or_not(dtype, lanes, tmp_path):
+    # a bfloat16 softmax: its float32 sum reads bfloat16 values in the fused kernel, float32 ones unfused;
+    # the lanes are the graph's, so both give the same bits
+    torch.manual_seed(0)
+    x = (torch.randn(64, 700) * 3).to(dtype)
+    function = lambda x: torch.softmax(x, -1)  # noqa: E731
+    source = compiled_source(function, (x,), tmp_path)
+    assert "float part_t" in source and f"[{lanes}] = {{}};" in source
+    minicomp.reset()
+    unfused = torch.compile(function, backend="minicomp", options={"target": "cpp", "fusion": False})
+    assert torch.equal(unfused(x), torch.compile(function, backend="minicomp", options={"target": "cpp"})(x))
 
 
 def test_a_float64_sum_stays_in_order(tmp_path):
