@@ -50,13 +50,9 @@ MC_MATH1(trunc) MC_MATH1(nearbyint)
 MC_MATH2(atan2) MC_MATH2(fmod) MC_MATH2(pow) MC_MATH2(copysign)
 // bfloat16 is the upper half of a float: widening is exact, narrowing rounds to nearest even (NaN stays NaN)
 static inline float from_bf16(uint16_t bits) { return __builtin_bit_cast(float, (uint32_t)bits << 16); }
-static inline uint16_t to_bf16(float f) {
-  uint32_t u = __builtin_bit_cast(uint32_t, f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
-// the same rounding kept in 32-bit lanes (no narrowing to 16 bits and back), so a loop of it vectorizes
+// (every bfloat16 value a kernel holds is already rounded, so storing one keeps its upper half)
+static inline uint16_t bf16_bits(float f) { return (uint16_t)(__builtin_bit_cast(uint32_t, f) >> 16); }
+// rounding kept in 32-bit lanes (no narrowing to 16 bits and back), so a loop of it vectorizes
 static inline float round_bf16(float f) {
   uint32_t u = __builtin_bit_cast(uint32_t, f);
   uint32_t nearest = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
@@ -224,7 +220,7 @@ def load_code(dtype: DType, element: str) -> str:
 def store_code(dtype: DType, value: str) -> str:
     """A compute-type value as its stored type (float16/bfloat16 values are already rounded)."""
     if dtype is DType.BFLOAT16:
-        return f"mc::to_bf16({value})"
+        return f"mc::bf16_bits({value})"
     return f"({STORAGE_TYPE[dtype]})({value})"
 
 

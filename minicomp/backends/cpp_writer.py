@@ -6,7 +6,8 @@ from __future__ import annotations
 import sympy
 
 from minicomp.backends.checks import SLOTS_PER_CHECK, ZERO_DIVISION
-from minicomp.backends.cpp_math import compute_type, literal, load_code, pointwise_code, rounded, store_code
+from minicomp.backends.cpp_math import (compute_type, literal, load_code, pointwise_code, round_to, rounded,
+                                        store_code)
 from minicomp.kernels.index_printer import IndexPrinter
 from minicomp.kernels.loop_form import LoopKernel, Statement, needed, operands
 
@@ -58,7 +59,8 @@ class Writer(IndexPrinter):
         if kind == "iota":
             start, step = statement.node.attrs["start"], statement.node.attrs["step"]
             wide = "double" if dtype.is_float else "int64_t"
-            return f"({compute_type(dtype)})(({wide}){start!r} + ({wide}){step!r} * ({wide}){self.size(statement.index)})"
+            value = f"({compute_type(dtype)})(({wide}){start!r} + ({wide}){step!r} * ({wide}){self.size(statement.index)})"
+            return round_to(dtype, value) if dtype.is_low_precision else value  # (a stored one is rounded)
         if kind == "guard":
             condition = self.expression(statement.condition)
             return condition if statement.guard is None else f"({statement.guard.name} && {condition})"
