@@ -15,14 +15,20 @@ from __future__ import annotations
 
 import dataclasses
 
+import sympy
+
 from minicomp.backends.cpp_math import STORAGE_TYPE, compute_type, rounded
 from minicomp.backends.cpp_reductions import (SUM_LANES, column_axis, column_reduction, make_accumulator,
                                                plan_row_cache, row_reduction)
 from minicomp.backends.cpp_writer import Writer, loop_headers, looping_axes, nest, store_line
+from minicomp.ir import Op
 from minicomp.ir.printer import format_node
-from minicomp.kernels.loop_form import LoopKernel
+from minicomp.kernels.indexing import linearize
+from minicomp.kernels.loop_form import LoopKernel, operands
 
 PARALLEL_MIN_ELEMENTS = 32768  # below this, starting threads costs more than it saves
+HOIST_MAX_ELEMENTS = 8192      # most values of one hoisted array (hoist_invariants)
+COSTLY = frozenset({Op.SQRT, Op.RSQRT, Op.DIV, Op.EXP, Op.LOG, Op.POW, Op.TANH, Op.ERF, Op.SIN, Op.COS})
 
 
 @dataclasses.dataclass
@@ -46,12 +52,13 @@ def write_kernel(loops: LoopKernel, sum_lanes: int = SUM_LANES) -> CppKernel:
     reduced = looping_axes(loops, list(loops.reduced_axes))
     checks = [s for s in loops.statements if s.kind == "check"]
     reductions = [s for s in loops.statements if s.kind == "reduce"]
+    prologue = [] if loops.reduced_axes or checks else hoist_invariants(loops, writer, outer)
     lane = column_axis(loops, outer, reduced, reductions, checks)
     if lane is not None:
         headers, row = column_reduction(loops, writer, outer, reduced, reductions, lane)
     else:
         headers, row = loop_headers(loops, outer, writer), _row_body(loops, writer, reduced, reductions, checks)
-    lines = _function(loops, writer, headers, row, pointwise=not loops.reduced_axes, checked=bool(checks))
+    lines = _function(loops, writer, headers, prologue, row, pointwise=not loops.reduced_axes, checked=bool(checks))
     return CppKernel(loops.name, "\n".join(lines) + "\n", loops.inputs, loops.outputs, list(writer.sizes.values()),
                      list(writer.size_types.values()), loops.checks)
 
@@ -86,8 +93,58 @@ def _row_body(loops: LoopKernel, writer: Writer, reduced: list[int], reductions:
     return row + [store_line(s, writer) for s in row_stores]
 
 
-def _function(loops: LoopKernel, writer: Writer, headers: list[str], row: list[str], pointwise: bool,
-              checked: bool) -> list[str]:
+def hoist_invariants(loops: LoopKernel, writer: Writer, looping: list[int]) -> list[str]:
+    """Lines computing, before the loops, the costly values of a pointwise kernel that do not depend on
+    its outermost loop (a batch norm's 1 / sqrt(var + eps) per channel, computed once per channel instead
+    of once per image and channel), into arrays the loop body reads (through the writer's caches)."""
+    if len(looping) < 2:
+        return []
+    variables = {loops.variables[a] for a in looping}
+    used: dict = {}
+    for statement in loops.statements:
+        own = set()
+        for expression in (statement.index, statement.condition):
+            if isinstance(expression, sympy.Basic):
+                own |= expression.free_symbols & variables
+        used[statement] = frozenset(own.union(*(used[o] for o in operands(statement))))
+    outermost = loops.variables[looping[0]]
+
+    def hoistable(statement) -> bool:
+        axes = [a for a in looping if loops.variables[a] in used[statement]]
+        size = sympy.Mul(*[sympy.sympify(loops.shape[a]) for a in axes])
+        return statement.kind == "compute" and bool(axes) and outermost not in used[statement] and \
+            size.is_Integer and size <= HOIST_MAX_ELEMENTS
+
+    readers: dict = {s: [] for s in loops.statements}
+    for statement in loops.statements:
+        for operand in operands(statement):
+            readers[operand].append(statement)
+    stored = {store.statement for store in loops.stores}
+    declarations, lines = [], []
+    for statement in loops.statements:
+        if not hoistable(statement) or (all(hoistable(r) for r in readers[statement]) and statement not in stored):
+            continue  # (only the last hoistable value before the loop body reads it)
+        closure = writer.closure([statement], varying=False)
+        if not any(s.kind == "compute" and s.node.op in COSTLY for s in closure):
+            continue
+        axes = [a for a in looping if loops.variables[a] in used[statement]]
+        index = writer.size(linearize([loops.variables[a] for a in axes], [loops.shape[a] for a in axes]))
+        array = f"hoisted_{statement.name}"
+        size = sympy.Mul(*[sympy.sympify(loops.shape[a]) for a in axes])
+        body = [line for s in closure for line in writer.line(s)] + [f"{array}[{index}] = {statement.name};"]
+        declarations.append(f"{compute_type(statement.dtype)} {array}[{size}];")
+        lines += nest(loop_headers(loops, axes, writer), body, "#pragma omp simd")
+        writer.cache[statement], writer.cache_indices[statement] = array, index
+        writer.cached.add(statement)
+    if not lines:
+        return []
+    # (a domain with no elements may have empty inputs: nothing may be read from them)
+    elements = " * ".join(writer.size(loops.shape[a]) for a in looping)
+    return declarations + [f"if ({elements} > 0) {{"] + lines + ["}"]
+
+
+def _function(loops: LoopKernel, writer: Writer, headers: list[str], prologue: list[str], row: list[str],
+              pointwise: bool, checked: bool) -> list[str]:
     elements = " * ".join(writer.size(n) for n in loops.shape if n != 1) or "1"
     parallel = f"#pragma omp parallel for{{}} if({elements} > {PARALLEL_MIN_ELEMENTS})"
     simd = None if checked else "#pragma omp simd"  # a check writes its slots: the lanes would race
@@ -102,6 +159,7 @@ def _function(loops: LoopKernel, writer: Writer, headers: list[str], row: list[s
     else:
         lines = [parallel.format(f" collapse({len(headers)})" if len(headers) > 1 else "")]
         lines += nest(headers, row, None)
+    lines = prologue + lines
     parameters = [f"const {STORAGE_TYPE[v.dtype]}* in{i}" for i, v in enumerate(loops.inputs)]
     parameters += [f"{STORAGE_TYPE[v.dtype]}* out{i}" for i, v in enumerate(loops.outputs)]
     parameters += ["int64_t* check"]

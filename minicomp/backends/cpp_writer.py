@@ -25,6 +25,7 @@ class Writer(IndexPrinter):
         self.cache: dict = {}     # statement -> its row cache array (see _plan_row_cache)
         self.cached: set = set()  # the statements whose row cache holds the whole row
         self.cache_index = ""
+        self.cache_indices: dict = {}  # statement -> the index of its own cache (a hoisted value's)
 
     # -- expressions (the walk is IndexPrinter's) ------------------------------------------
     def integer(self, number: int) -> str:
@@ -73,7 +74,8 @@ class Writer(IndexPrinter):
             return [self.check_line(statement)]
         declaration = f"{compute_type(statement.dtype)} {statement.name}"
         if statement in self.cached:
-            return [f"{declaration} = {self.cache[statement]}[{self.cache_index}];"]
+            index = self.cache_indices.get(statement, self.cache_index)
+            return [f"{declaration} = {self.cache[statement]}[{index}];"]
         lines = [f"{declaration} = {self.code(statement)};"]
         if statement in self.cache:
             lines.append(f"{self.cache[statement]}[{self.cache_index}] = {statement.name};")

@@ -163,3 +163,40 @@ def test_a_cheap_value_needed_twice_is_recomputed_not_cached(tmp_path):
     torch.manual_seed(0)
     source = compiled_source(lambda x: torch.nn.functional.layer_norm(x, (300,)), (torch.randn(16, 300),), tmp_path)
     assert "cache_" not in source
+
+
+HOISTED = "hoisted_"  # an array of values computed before the loops (cpp_codegen.hoist_invariants)
+
+
+def test_a_batch_norms_channel_scale_is_computed_once_per_channel(tmp_path):
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, 4, 4)
+    mean, var, weight, bias = torch.randn(5), torch.rand(5) + 0.5, torch.randn(5), torch.randn(5)
+    source = compiled_source(lambda x: torch.relu(torch.nn.functional.batch_norm(
+        x, mean, var, weight, bias, training=False)), (x,), tmp_path)
+    assert HOISTED in source
+
+
+@pytest.mark.parametrize("name, function, hoisted", [
+    # exp of a row vector broadcast down the rows: once per column, before the loops
+    ("broadcast_row", lambda x, b: x * torch.exp(b), True),
+    # the costly value changes with the outermost loop: computed in the loop
+    ("full_size", lambda x, b: x / torch.sqrt(x * x + 1) + b, False),
+])
+def test_costly_values_hoist_only_out_of_the_outermost_loop(name, function, hoisted, tmp_path):
+    torch.manual_seed(0)
+    x, b = torch.randn(40, 3, 24), torch.randn(3, 24)
+    source = compiled_source(function, (x, b), tmp_path)
+    assert (HOISTED in source) == hoisted
+
+
+def test_nothing_is_hoisted_from_empty_inputs(tmp_path):
+    # the backward of a mean over a tensor with no elements: the values before the loops would read
+    # tangents that have none
+    x = torch.randn(4, 0, 3, requires_grad=True)
+    minicomp.reset()
+    means = torch.compile(lambda x: (x.mean(1), x.mean([0, -1], keepdim=True)), backend="minicomp",
+                          options={"target": "cpp", "dump_dir": str(tmp_path)})
+    grad, = torch.autograd.grad([o.sum() for o in means(x)], [x])
+    assert grad.shape == x.shape
+    assert any(HOISTED in p.read_text() for p in tmp_path.rglob("program.cpp"))
