@@ -52,12 +52,12 @@ MC_MATH2(atan2) MC_MATH2(fmod) MC_MATH2(pow) MC_MATH2(copysign)
 static inline float from_bf16(uint16_t bits) { return __builtin_bit_cast(float, (uint32_t)bits << 16); }
 // (every bfloat16 value a kernel holds is already rounded, so storing one keeps its upper half)
 static inline uint16_t bf16_bits(float f) { return (uint16_t)(__builtin_bit_cast(uint32_t, f) >> 16); }
-// rounding kept in 32-bit lanes (no narrowing to 16 bits and back), so a loop of it vectorizes
+// rounding kept in 32-bit lanes (no narrowing to 16 bits and back), so a loop of it vectorizes; a NaN
+// becomes the quiet NaN (as torch's vectorized conversion makes every NaN one NaN: a compare and a blend)
 static inline float round_bf16(float f) {
   uint32_t u = __builtin_bit_cast(uint32_t, f);
   uint32_t nearest = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-  uint32_t quiet_nan = (u | 0x400000u) & 0xffff0000u;
-  return __builtin_bit_cast(float, (u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : nearest);
+  return f != f ? NAN : __builtin_bit_cast(float, nearest);
 }
 static inline float round_f16(float f) { return (float)(_Float16)f; }
 static inline float bits_to_float(uint32_t u) { return __builtin_bit_cast(float, u); }

@@ -12,7 +12,7 @@ from minicomp.backends.cpp_math import STORAGE_TYPE, compute_type, extreme, roun
 from minicomp.backends.cpp_writer import Writer, loop_headers, nest, store_line
 from minicomp.ir import DType, Op
 from minicomp.kernels.indexing import linearize
-from minicomp.kernels.loop_form import LoopKernel, Statement, contiguous_accesses
+from minicomp.kernels.loop_form import LoopKernel, Statement, contiguous_accesses, needed
 
 LANES = 128           # columns one column-reduction program accumulates side by side (a vector's worth, times 8)
 # A float sum adds element k of its row into lane k % SUM_LANES, in float, and every SUM_BLOCK elements
@@ -113,14 +113,25 @@ def plan_row_cache(loops: LoopKernel, writer: Writer, reduced: list[int], reduct
     for loop_roots in roots:
         needed = writer.closure(loop_roots, varying=True)
         for statement in needed:
-            if statement in seen and statement not in writer.cache and statement.kind == "compute" and \
-                    statement.node.op in WORTH_CACHING:
+            if statement in seen and statement not in writer.cache and _worth_caching(loops, writer, statement):
                 writer.cache[statement] = f"cache_{statement.name}"
                 declarations.append(f"{compute_type(statement.dtype)} cache_{statement.name}[{sympy.Mul(*extents)}];")
         seen |= set(needed)
     position = linearize([loops.variables[a] for a in loops.reduced_axes], [loops.shape[a] for a in loops.reduced_axes])
     writer.cache_index = writer.size(position)
     return declarations
+
+
+def _worth_caching(loops: LoopKernel, writer: Writer, statement: Statement) -> bool:
+    """Whether a value a later loop over the row needs again is cheaper read back than recomputed: a
+    transcendental one, or one computed from two or more loads (a residual sum x + r a layer norm reads
+    three times: one load instead of two, and no rounding of a 16-bit sum)."""
+    if statement.kind != "compute":
+        return False
+    if statement.node.op in WORTH_CACHING:
+        return True
+    recomputed = needed(loops, [statement], set(), True, leaves=set(writer.cache))
+    return sum(s.kind == "load" for s in recomputed) >= 2
 
 
 def row_reduction(loops: LoopKernel, writer: Writer, reduced: list[int], body: list[str],
@@ -163,10 +174,16 @@ def _count(counter: str, step: str, flush: list[str]) -> list[str]:
 
 
 def _total(accumulator: _Accumulator, lane: str, subscript: str) -> list[str]:
-    """The double lanes summed in order (`lane` runs over them, `subscript` picks one)."""
-    total = f"total_{accumulator.lane_sum}"
-    return [f"double {total} = 0;", f"for (int {lane} = 0; {lane} < {accumulator.lanes}; {lane}++) {total} = {total} + "
-            f"lanes_{accumulator.lane_sum}{subscript};"]
+    """The double lanes summed pairwise, in one fixed order (the upper half of the lanes added into the
+    lower half until one is left): a few vector adds where an in-order sum is a chain of `lanes` dependent
+    adds. `lane` runs over the lanes, `subscript` picks one."""
+    name = f"lanes_{accumulator.lane_sum}"
+    upper = subscript.replace(f"[{lane}]", f"[{lane} + w]", 1)
+    lines = nest([f"for (int w = {accumulator.lanes // 2}; w > 0; w /= 2)"],
+                 nest([f"for (int {lane} = 0; {lane} < w; {lane}++)"],
+                      [f"{name}{subscript} = {name}{subscript} + {name}{upper};"], None), None)
+    first = subscript.replace(f"[{lane}]", "[0]", 1)
+    return lines + [f"double total_{accumulator.lane_sum} = {name}{first};"]
 
 
 def _parts(sums: list, columns: str = "") -> list[str]:
@@ -205,15 +222,18 @@ def _blocks_of_lanes(loops: LoopKernel, writer: Writer, axis: int, body: list[st
     lanes, then the last block."""
     variable, extent, width = f"i{axis}", writer.size(loops.shape[axis]), sums[0].lanes
     lanes = [f"int64_t {variable} = {variable}c + l;"] + body + [_add_part(a, "[l]") for a in sums]
-    full = nest([f"for (int64_t {variable}c = {variable}b; {variable}c < {variable}b + {SUM_BLOCK}; "
-                 f"{variable}c += {width})", f"for (int64_t l = 0; l < {width}; l++)"], lanes, simd)
+    # (a block's steps counted from 0 to a constant: GCC unrolls them and keeps the lanes in registers)
+    full = nest([f"for (int64_t k = 0; k < {SUM_BLOCK}; k += {width})", f"for (int64_t l = 0; l < {width}; l++)"],
+                [f"int64_t {variable}c = {variable}b + k;"] + lanes, simd)
     last = [f"int64_t count = {extent} - {variable}c < {width} ? {extent} - {variable}c : {width};"]
     last += nest(["for (int64_t l = 0; l < count; l++)"], lanes, simd)
     lines = [f"int64_t {variable}b = 0;"]
     lines += nest([f"for (; {variable}b + {SUM_BLOCK} <= {extent}; {variable}b += {SUM_BLOCK})"],
                   _parts(sums) + full + _flush(sums), None)
-    lines += _parts(sums) + nest([f"for (int64_t {variable}c = {variable}b; {variable}c < {extent}; "
-                                  f"{variable}c += {width})"], last, None) + _flush(sums)
+    static = sympy.sympify(loops.shape[axis])
+    if not (static.is_Integer and static % SUM_BLOCK == 0):  # the last, partial block
+        lines += _parts(sums) + nest([f"for (int64_t {variable}c = {variable}b; {variable}c < {extent}; "
+                                      f"{variable}c += {width})"], last, None) + _flush(sums)
     return ["{"] + lines + ["}"]
 
 
@@ -246,7 +266,11 @@ def column_reduction(loops: LoopKernel, writer: Writer, outer: list[int], reduce
     column = f"int64_t {variable} = {variable}b + l;"
     accumulators = [make_accumulator(s, writer, lane="[l]") for s in reductions]
     variables = [v for a in accumulators for v in a.variables]
-    row = [f"int64_t lanes = {extent} - {variable}b < {LANES} ? {extent} - {variable}b : {LANES};"]
+    static = sympy.sympify(loops.shape[lane])
+    if static.is_Integer and static % LANES == 0:  # every block whole: GCC unrolls the column loops
+        row = [f"const int64_t lanes = {LANES};"]
+    else:
+        row = [f"int64_t lanes = {extent} - {variable}b < {LANES} ? {extent} - {variable}b : {LANES};"]
     row += [f"{ctype} {name}[{LANES}];" for ctype, name, _ in variables]
     if variables:
         row += nest([columns], [f"{name}[l] = {initial};" for _, name, initial in variables], None)

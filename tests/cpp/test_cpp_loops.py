@@ -165,6 +165,17 @@ def test_a_cheap_value_needed_twice_is_recomputed_not_cached(tmp_path):
     assert "cache_" not in source
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_a_value_of_two_loads_needed_twice_is_cached(dtype, tmp_path):
+    # a residual layer norm reads x + r three times (mean, variance, output): the first loop keeps the sum
+    # (in bfloat16, rounded) in one row cache, the later ones read it back
+    torch.manual_seed(0)
+    x, r = (torch.randn(16, 256, dtype=dtype) for _ in range(2))  # (whole blocks of a float sum: each loop
+    source = compiled_source(lambda x, r: torch.nn.functional.layer_norm(x + r, (256,)), (x, r), tmp_path)
+    assert source.count("[256];") == 1 and source.count(" = cache_") == 2  # has one body)
+    assert source.count("in1[") == 1  # r is read by the first loop only
+
+
 HOISTED = "hoisted_"  # an array of values computed before the loops (cpp_codegen.hoist_invariants)
 
 
