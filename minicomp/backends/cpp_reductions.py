@@ -15,6 +15,8 @@ from minicomp.kernels.indexing import linearize
 from minicomp.kernels.loop_form import LoopKernel, Statement, contiguous_accesses, needed
 
 LANES = 128           # columns one column-reduction program accumulates side by side (a vector's worth, times 8)
+MIN_LANES = 16        # ... at least: one vector of floats
+COLUMN_ARRAY_BYTES = 256 * 1024  # most bytes of a column block's float-sum arrays, which live on the thread's stack
 # A float sum adds element k of its row into lane k % SUM_LANES, in float, and every SUM_BLOCK elements
 # it adds the lanes into double lanes, summed in order at the end: the vector adds of a float sum, within
 # a few roundings of the exact sum however long the row, and the same bits whatever loops run it (one
@@ -253,25 +255,36 @@ def column_axis(loops: LoopKernel, outer: list[int], reduced: list[int], reducti
     return lane
 
 
+def column_width(sum_lanes: int) -> int:
+    """Columns in one block of a column reduction whose float sums have `sum_lanes` lanes in all: LANES,
+    halved while their float and double lanes (12 bytes a lane and column) pass COLUMN_ARRAY_BYTES, so
+    a backward summing many gradients at once stays on the thread's stack (and in its cache)."""
+    width = LANES
+    while width > MIN_LANES and sum_lanes * width * 12 > COLUMN_ARRAY_BYTES:
+        width //= 2
+    return width
+
+
 def column_reduction(loops: LoopKernel, writer: Writer, outer: list[int], reduced: list[int],
                       reductions: list, lane: int) -> tuple[list[str], list[str]]:
-    """(outer loop headers, body) of a column reduction: accumulator arrays for a block of LANES columns,
+    """(outer loop headers, body) of a column reduction: accumulator arrays for a block of columns,
     the loops over the row outside, the columns in the `#pragma omp simd` loop inside, then per column the
     row values and stores. Full-size stores that need no reduction are written in the same loop (a bias
     gradient beside the gradient it sums); those that need one, in a second loop over the block."""
     variable, extent = f"i{lane}", writer.size(loops.shape[lane])
+    accumulators = [make_accumulator(s, writer, lane="[l]") for s in reductions]
+    width = column_width(sum(a.lanes for a in accumulators))
     headers = loop_headers(loops, outer[:-1], writer)
-    headers.append(f"for (int64_t {variable}b = 0; {variable}b < {extent}; {variable}b += {LANES})")
+    headers.append(f"for (int64_t {variable}b = 0; {variable}b < {extent}; {variable}b += {width})")
     columns = "for (int64_t l = 0; l < lanes; l++)"
     column = f"int64_t {variable} = {variable}b + l;"
-    accumulators = [make_accumulator(s, writer, lane="[l]") for s in reductions]
     variables = [v for a in accumulators for v in a.variables]
     static = sympy.sympify(loops.shape[lane])
-    if static.is_Integer and static % LANES == 0:  # every block whole: GCC unrolls the column loops
-        row = [f"const int64_t lanes = {LANES};"]
+    if static.is_Integer and static % width == 0:  # every block whole: GCC unrolls the column loops
+        row = [f"const int64_t lanes = {width};"]
     else:
-        row = [f"int64_t lanes = {extent} - {variable}b < {LANES} ? {extent} - {variable}b : {LANES};"]
-    row += [f"{ctype} {name}[{LANES}];" for ctype, name, _ in variables]
+        row = [f"int64_t lanes = {extent} - {variable}b < {width} ? {extent} - {variable}b : {width};"]
+    row += [f"{ctype} {name}[{width}];" for ctype, name, _ in variables]
     if variables:
         row += nest([columns], [f"{name}[l] = {initial};" for _, name, initial in variables], None)
     full_stores = [s for s in loops.stores if not s.row]
@@ -289,8 +302,8 @@ def column_reduction(loops: LoopKernel, writer: Writer, outer: list[int], reduce
     before, after = [], []
     if sums:  # the lanes of a float sum in a row (SUM_LANES), for each column of the block
         counter = f"count_{sums[0].lane_sum}"
-        row += [f"int64_t {counter} = 0;"] + _parts(sums, f"[{LANES}]")
-        row += [f"double lanes_{a.lane_sum}[{a.lanes}][{LANES}] = {{}};" for a in sums]
+        row += [f"int64_t {counter} = 0;"] + _parts(sums, f"[{width}]")
+        row += [f"double lanes_{a.lane_sum}[{a.lanes}][{width}] = {{}};" for a in sums]
         before = [f"int64_t sum_lane = {counter} & {sums[0].lanes - 1};"]
         after = _count(counter, "++", _flush_columns(sums))
     row += nest(loop_headers(loops, reduced, writer), before + nest([columns], body, "#pragma omp simd") + after,
@@ -309,7 +322,7 @@ def column_reduction(loops: LoopKernel, writer: Writer, outer: list[int], reduce
     if not after_reductions:
         return headers, row + nest([columns], results, None)
     kept = [s for s in full_closure if s.kind == "reduce"]
-    row += [f"{compute_type(s.dtype)} column_{s.name}[{LANES}];" for s in kept]
+    row += [f"{compute_type(s.dtype)} column_{s.name}[{width}];" for s in kept]
     results += [f"column_{s.name}[l] = {s.name};" for s in kept]
     second = [column] + [f"{compute_type(s.dtype)} {s.name} = column_{s.name}[l];" for s in kept]
     for statement in full_closure:

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import minicomp
-from minicomp.backends.cpp_reductions import LANES, ROW_CACHE, SUM_LANES, WIDE_SUM_LANES
+from minicomp.backends.cpp_reductions import (COLUMN_ARRAY_BYTES, LANES, MIN_LANES, ROW_CACHE, SUM_LANES,
+                                               WIDE_SUM_LANES, column_width)
 
 
 def compiled_source(function, inputs, tmp_path, dynamic=False) -> str:
@@ -211,3 +212,15 @@ def test_nothing_is_hoisted_from_empty_inputs(tmp_path):
     grad, = torch.autograd.grad([o.sum() for o in means(x)], [x])
     assert grad.shape == x.shape
     assert any(HOISTED in p.read_text() for p in tmp_path.rglob("program.cpp"))
+
+
+def test_many_column_sums_in_one_kernel_take_narrower_blocks(tmp_path):
+    # a backward's bias gradients, all summed in one kernel: each float sum keeps 12 bytes per lane and
+    # column on the thread's stack, so the block narrows (40 sums: 32 columns, not 128) to stay bounded
+    torch.manual_seed(0)
+    xs = [torch.randn(300, 256) for _ in range(40)]
+    source = compiled_source(lambda *xs: [torch.tanh(x).sum(0) for x in xs], xs, tmp_path)
+    assert source.count('extern "C" void') == 1
+    width = column_width(40 * SUM_LANES)
+    assert MIN_LANES <= width < LANES and f"lanes = {width};" in source
+    assert 40 * SUM_LANES * width * 12 <= COLUMN_ARRAY_BYTES
