@@ -18,8 +18,8 @@ import dataclasses
 import sympy
 
 from minicomp.backends.cpp_math import STORAGE_TYPE, compute_type, rounded
-from minicomp.backends.cpp_reductions import (SUM_LANES, column_axis, column_reduction, make_accumulator,
-                                               plan_row_cache, row_reduction)
+from minicomp.backends.cpp_reductions import (STACK_ARRAY_BYTES, SUM_LANES, column_axis, column_reduction,
+                                               make_accumulator, plan_row_cache, row_reduction)
 from minicomp.backends.cpp_writer import Writer, loop_headers, looping_axes, nest, store_line
 from minicomp.ir import Op
 from minicomp.ir.printer import format_node
@@ -120,7 +120,7 @@ def hoist_invariants(loops: LoopKernel, writer: Writer, looping: list[int]) -> l
         for operand in operands(statement):
             readers[operand].append(statement)
     stored = {store.statement for store in loops.stores}
-    declarations, lines = [], []
+    declarations, lines, hoisted = [], [], 0
     for statement in loops.statements:
         if not hoistable(statement) or (all(hoistable(r) for r in readers[statement]) and statement not in stored):
             continue  # (only the last hoistable value before the loop body reads it)
@@ -128,9 +128,12 @@ def hoist_invariants(loops: LoopKernel, writer: Writer, looping: list[int]) -> l
         if not any(s.kind == "compute" and s.node.op in COSTLY for s in closure):
             continue
         axes = [a for a in looping if loops.variables[a] in used[statement]]
+        size = sympy.Mul(*[sympy.sympify(loops.shape[a]) for a in axes])
+        if (hoisted + size) * 8 > STACK_ARRAY_BYTES:
+            continue
+        hoisted += size
         index = writer.size(linearize([loops.variables[a] for a in axes], [loops.shape[a] for a in axes]))
         array = f"hoisted_{statement.name}"
-        size = sympy.Mul(*[sympy.sympify(loops.shape[a]) for a in axes])
         body = [line for s in closure for line in writer.line(s)] + [f"{array}[{index}] = {statement.name};"]
         declarations.append(f"{compute_type(statement.dtype)} {array}[{size}];")
         lines += nest(loop_headers(loops, axes, writer), body, "#pragma omp simd")

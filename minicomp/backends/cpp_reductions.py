@@ -16,7 +16,8 @@ from minicomp.kernels.loop_form import LoopKernel, Statement, contiguous_accesse
 
 LANES = 128           # columns one column-reduction program accumulates side by side (a vector's worth, times 8)
 MIN_LANES = 16        # ... at least: one vector of floats
-COLUMN_ARRAY_BYTES = 256 * 1024  # most bytes of a column block's float-sum arrays, which live on the thread's stack
+STACK_ARRAY_BYTES = 256 * 1024  # most bytes of a kernel's arrays of one kind (column-block lanes, row caches,
+# hoisted values): they live on the thread's stack, and in its cache
 # A float sum adds element k of its row into lane k % SUM_LANES, in float, and every SUM_BLOCK elements
 # it adds the lanes into double lanes, summed in order at the end: the vector adds of a float sum, within
 # a few roundings of the exact sum however long the row, and the same bits whatever loops run it (one
@@ -115,7 +116,8 @@ def plan_row_cache(loops: LoopKernel, writer: Writer, reduced: list[int], reduct
     for loop_roots in roots:
         needed = writer.closure(loop_roots, varying=True)
         for statement in needed:
-            if statement in seen and statement not in writer.cache and _worth_caching(loops, writer, statement):
+            if statement in seen and statement not in writer.cache and _worth_caching(loops, writer, statement) \
+                    and (len(declarations) + 1) * sympy.Mul(*extents) * 8 <= STACK_ARRAY_BYTES:
                 writer.cache[statement] = f"cache_{statement.name}"
                 declarations.append(f"{compute_type(statement.dtype)} cache_{statement.name}[{sympy.Mul(*extents)}];")
         seen |= set(needed)
@@ -257,10 +259,10 @@ def column_axis(loops: LoopKernel, outer: list[int], reduced: list[int], reducti
 
 def column_width(sum_lanes: int) -> int:
     """Columns in one block of a column reduction whose float sums have `sum_lanes` lanes in all: LANES,
-    halved while their float and double lanes (12 bytes a lane and column) pass COLUMN_ARRAY_BYTES, so
+    halved while their float and double lanes (12 bytes a lane and column) pass STACK_ARRAY_BYTES, so
     a backward summing many gradients at once stays on the thread's stack (and in its cache)."""
     width = LANES
-    while width > MIN_LANES and sum_lanes * width * 12 > COLUMN_ARRAY_BYTES:
+    while width > MIN_LANES and sum_lanes * width * 12 > STACK_ARRAY_BYTES:
         width //= 2
     return width
 

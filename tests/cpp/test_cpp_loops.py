@@ -3,13 +3,14 @@ column reductions in blocks of lanes, row caches of transcendental values; each 
 shape was the one printed, so a change of rule cannot leave it untested."""
 
 import pathlib
+import re
 
 import numpy as np
 import pytest
 import torch
 
 import minicomp
-from minicomp.backends.cpp_reductions import (COLUMN_ARRAY_BYTES, LANES, MIN_LANES, ROW_CACHE, SUM_LANES,
+from minicomp.backends.cpp_reductions import (STACK_ARRAY_BYTES, LANES, MIN_LANES, ROW_CACHE, SUM_LANES,
                                                WIDE_SUM_LANES, column_width)
 
 
@@ -223,4 +224,14 @@ def test_many_column_sums_in_one_kernel_take_narrower_blocks(tmp_path):
     assert source.count('extern "C" void') == 1
     width = column_width(40 * SUM_LANES)
     assert MIN_LANES <= width < LANES and f"lanes = {width};" in source
-    assert 40 * SUM_LANES * width * 12 <= COLUMN_ARRAY_BYTES
+    assert 40 * SUM_LANES * width * 12 <= STACK_ARRAY_BYTES
+
+
+def test_row_caches_of_one_kernel_stay_within_the_stack_budget(tmp_path):
+    # six softmaxes of one long row, fused: six exponentials worth caching, but only as many caches as
+    # fit STACK_ARRAY_BYTES (the others are recomputed)
+    torch.manual_seed(0)
+    x = torch.randn(4, ROW_CACHE)
+    source = compiled_source(lambda x: sum(torch.softmax(x * k, -1) for k in range(1, 7)), (x,), tmp_path)
+    caches = len(set(re.findall(r"float (cache_t\d+)\[", source)))
+    assert 1 <= caches and caches * ROW_CACHE * 8 <= STACK_ARRAY_BYTES < 6 * ROW_CACHE * 8
