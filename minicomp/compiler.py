@@ -23,7 +23,7 @@ from minicomp.frontend.lower import lower_fx
 from minicomp.ir.graph import Graph, Value
 from minicomp.ir.shapes import evaluate_size
 from minicomp.ir.verify import verify
-from minicomp.options import Options
+from minicomp.options import Options, verifying
 from minicomp.passes import cost
 from minicomp.passes.pipeline import BACKEND_NEEDS, run_pipeline
 from minicomp.passes.views import view_roots
@@ -80,7 +80,8 @@ def _lower_and_generate(gm: torch.fx.GraphModule, example_inputs: Sequence, opti
 
     after_pass("lowered", graph)
     graph, report.pass_seconds = run_pipeline(
-        graph, enabled=lambda option: _enabled(option, options, target), after_pass=after_pass, check=verify)
+        graph, enabled=lambda option: _enabled(option, options, target), after_pass=after_pass,
+        check=verify if verifying() else lambda graph: None)
     stage[0] = "code generation"
     codegen_start = time.perf_counter()
     if target == "cpp":

@@ -12,6 +12,14 @@ from minicomp.errors import InvalidOptionError
 
 TARGETS = ("auto", "numpy", "cpp", "triton")
 DUMP_DIR_VARIABLE = "MINICOMP_DUMP_DIR"
+VERIFY_VARIABLE = "MINICOMP_VERIFY"
+
+
+def verifying() -> bool:
+    """Whether each pass's output graph is checked (ir/verify.py): with MINICOMP_VERIFY=1, as the tests run
+    it. Off by default: the checks cost about a third of a compile and find bugs in minicomp, not in
+    the user's program."""
+    return os.environ.get(VERIFY_VARIABLE, "") == "1"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,9 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+# Every pass's output is verified in the tests (a user's compile skips it unless MINICOMP_VERIFY=1).
+os.environ.setdefault("MINICOMP_VERIFY", "1")
+
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 

@@ -68,3 +68,20 @@ def test_options_off_show_in_the_report():
     assert {"fusion", "memory"} <= set(fused.pass_seconds)
     assert fused.num_kernels < plain.num_kernels
     assert fused.bytes_moved < plain.bytes_moved
+
+
+def test_a_compile_verifies_every_pass_only_when_asked(monkeypatch):
+    # the checks cost a third of a compile: a user's compile skips them, the tests (conftest) and
+    # MINICOMP_VERIFY=1 run them after every pass
+    import minicomp.compiler
+
+    checked = []
+    monkeypatch.setattr(minicomp.compiler, "verify", lambda graph: checked.append(graph))
+    x = torch.randn(4, 8)
+    for setting, expected in (("0", 0), ("1", sum(1 for p in PIPELINE if p.option != "block_sized_rows"))):
+        monkeypatch.setenv("MINICOMP_VERIFY", setting)
+        checked.clear()
+        minicomp.reset()
+        compiled = torch.compile(lambda x: torch.softmax(x, -1), backend="minicomp", options={"target": "numpy"})
+        torch.testing.assert_close(compiled(x), torch.softmax(x, -1))
+        assert len(checked) == expected
