@@ -42,6 +42,7 @@ def _compile(gm: torch.fx.GraphModule, example_inputs: Sequence, options: Option
     start = time.perf_counter()
     target = choose_target(options, example_inputs)
     report = reports.CompileReport(graph_id=reports.next_graph_id(), kind=kind, target=target)
+    report.pass_seconds["target"] = time.perf_counter() - start
     dump = Dumper(options.dump_dir, report.graph_name)
     dump.text("aten_fx.txt", gm.code)
     report.dump_dir = dump.folder
@@ -55,33 +56,48 @@ def _compile(gm: torch.fx.GraphModule, example_inputs: Sequence, options: Option
         raise InternalCompilerError(report.graph_name, stage[0], error, dump.folder) from error
     finally:
         report.compile_seconds = time.perf_counter() - start
+        measured = sum(seconds for name, seconds in report.pass_seconds.items() if name not in reports.AFTER_COMPILE)
+        report.pass_seconds["other"] = max(0.0, report.compile_seconds - measured)
         reports.record(report)
         dump.text("report.json", report.to_json())
 
 
 def _lower_and_generate(gm: torch.fx.GraphModule, example_inputs: Sequence, options: Options, dump: Dumper,
                         report: reports.CompileReport, stage: list) -> Callable:
+    lowering_start = time.perf_counter()
     try:
         lowered = lower_fx(gm, report.graph_name, allow_fallback=options.fallback)
     except UnsupportedOpError as error:
         if not options.fallback:
             raise
         return _whole_graph_fallback(gm, report, str(error))
+    finally:
+        report.pass_seconds["lowering"] = time.perf_counter() - lowering_start
     graph = lowered.graph
     unfused = [graph]
     target = report.target
+    parts = {"verify": 0.0, "dump": 0.0}
 
     def after_pass(name: str, graph: Graph) -> None:
+        start = time.perf_counter()
         report.pass_node_counts[name] = sum(1 for _ in graph.all_nodes())
         if not any(item.is_kernel for item in graph.nodes):
             unfused[0] = graph
         dump.graph(name, graph)
         stage[0] = f"the pass after {name}"
+        parts["dump"] += time.perf_counter() - start
+
+    def check(graph: Graph) -> None:
+        if verifying():
+            start = time.perf_counter()
+            verify(graph)
+            parts["verify"] += time.perf_counter() - start
 
     after_pass("lowered", graph)
-    graph, report.pass_seconds = run_pipeline(
-        graph, enabled=lambda option: _enabled(option, options, target), after_pass=after_pass,
-        check=verify if verifying() else lambda graph: None)
+    graph, passes = run_pipeline(graph, enabled=lambda option: _enabled(option, options, target),
+                                 after_pass=after_pass, check=check)
+    report.pass_seconds.update(passes)
+    report.pass_seconds.update(parts)
     stage[0] = "code generation"
     codegen_start = time.perf_counter()
     if target == "cpp":
@@ -92,9 +108,11 @@ def _lower_and_generate(gm: torch.fx.GraphModule, example_inputs: Sequence, opti
         _, run = BACKENDS[target](graph, lambda source: dump.source("program.py", source))
         report.pass_seconds["codegen"] = time.perf_counter() - codegen_start
     stage[0] = "the report"
+    report_start = time.perf_counter()
     _fill_costs(report, graph, unfused[0], _size_hints(graph, example_inputs))
     report.fallback_ops = lowered.fallback_ops
     report.fallback_reasons = lowered.fallback_reasons
+    report.pass_seconds["report"] = time.perf_counter() - report_start
     if target == "triton":
         run = _timing_first_call(run, report)
     run = _with_eager_identity(run, gm, graph)

@@ -11,6 +11,14 @@ _REPORTS: list["CompileReport"] = []
 _GRAPH_IDS = itertools.count()
 
 
+# The parts of a compile besides the passes, as keys of `pass_seconds` beside the passes' own names:
+# together they add up to `compile_seconds` ("other" is what no part measured). triton_first_call is
+# not one of them: Triton compiles its kernels at the first call, after `compile_seconds` is taken.
+# "target" is choosing it: the first compile of a process probes the C++ compiler there.
+COMPILE_STAGES = ("target", "lowering", "verify", "dump", "codegen", "cpp_compiler", "report", "other")
+AFTER_COMPILE = ("triton_first_call",)
+
+
 @dataclasses.dataclass
 class KernelReport:
     """One launched kernel: its name, the primitive ops inside, the bytes it reads and writes."""
@@ -47,6 +55,11 @@ class CompileReport:
     def graph_name(self) -> str:
         """`forward_3`: the IR graph's name and its dump folder's."""
         return f"{self.kind}_{self.graph_id}"
+
+    def passes_seconds(self) -> dict[str, float]:
+        """Seconds of each pipeline pass alone (pass_seconds without the other parts of the compile)."""
+        return {name: seconds for name, seconds in self.pass_seconds.items()
+                if name not in COMPILE_STAGES + AFTER_COMPILE}
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
