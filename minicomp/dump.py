@@ -5,9 +5,11 @@ compiled anyway."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import shutil
 import subprocess
+import threading
 import warnings
 from typing import Callable, Optional
 
@@ -20,6 +22,41 @@ MAX_SVG_NODES = 120
 SVG_SECONDS = 30
 FIRST_FILE = "aten_fx.txt"  # every dump folder starts with it: a folder holding it is an earlier dump
 _WARNED: set[str] = set()
+# graphviz lays out the SVGs on one thread beside the compile, not in it (a layout can take seconds);
+# the interpreter waits for the queued ones at exit, and wait_for_svgs() waits for them at once
+_RENDERER: Optional[concurrent.futures.ThreadPoolExecutor] = None
+_PENDING: list[concurrent.futures.Future] = []
+_LOCK = threading.Lock()
+
+
+def wait_for_svgs() -> None:
+    """Block until every SVG this process queued is written (or has its `.svg_skipped.txt`): for a script
+    that reads its dumps right after compiling."""
+    with _LOCK:
+        pending = list(_PENDING)
+        _PENDING.clear()
+    concurrent.futures.wait(pending)
+
+
+def _queue_svg(dot_source: str, svg_path: str, skipped_path: str) -> None:
+    global _RENDERER
+    with _LOCK:
+        if _RENDERER is None:
+            _RENDERER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="minicomp-svg")
+        _PENDING[:] = [f for f in _PENDING if not f.done()]
+        _PENDING.append(_RENDERER.submit(_render_svg, dot_source, svg_path, skipped_path))
+
+
+def _render_svg(dot_source: str, svg_path: str, skipped_path: str) -> None:
+    try:
+        subprocess.run(["dot", "-Tsvg", "-o", svg_path], input=dot_source.encode(), check=False,
+                       capture_output=True, timeout=SVG_SECONDS)
+    except (subprocess.TimeoutExpired, OSError) as error:
+        try:
+            with open(skipped_path, "w") as handle:
+                handle.write(f"graphviz failed ({error}); render the .dot yourself.\n")
+        except OSError:
+            pass  # (the folder went away: nothing to say it in)
 
 
 class Dumper:
@@ -42,7 +79,8 @@ class Dumper:
         return os.path.abspath(os.path.join(self.folder, filename)) if self.folder else None
 
     def graph(self, stage: str, graph: Graph) -> None:
-        """`NN_<stage>.txt` and `.dot` (and `.svg` when graphviz's `dot` is installed)."""
+        """`NN_<stage>.txt` and `.dot` (and `.svg` when graphviz's `dot` is installed, written in the
+        background: wait_for_svgs)."""
         if not self.folder:
             return
         base = f"{self.step:02d}_{stage}"
@@ -58,11 +96,8 @@ class Dumper:
                 self.text("SVG_SKIPPED.txt", f"{why}; only .dot files were written (render one with dot -Tsvg).\n")
                 self.svg_skipped = True
             return
-        try:
-            subprocess.run(["dot", "-Tsvg", "-o", os.path.join(self.folder, base + ".svg")],
-                           input=dot_source.encode(), check=False, capture_output=True, timeout=SVG_SECONDS)
-        except (subprocess.TimeoutExpired, OSError) as error:
-            self.text(base + ".svg_skipped.txt", f"graphviz failed ({error}); render the .dot yourself.\n")
+        _queue_svg(dot_source, os.path.join(self.folder, base + ".svg"),
+                   os.path.join(self.folder, base + ".svg_skipped.txt"))
 
     def _start_folder(self) -> None:
         """Make the folder; one left by an earlier run loses its files, so it holds this run's files only."""

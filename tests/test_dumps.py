@@ -6,12 +6,17 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
+import shutil
+import time
 import warnings
 
+import pytest
 import torch
 
 import minicomp
 from helpers import compile_and_compare
+from minicomp import dump as dump_module
 from minicomp import report as report_module
 
 
@@ -80,3 +85,25 @@ def test_graph_ids_go_on_after_reset_so_earlier_dump_folders_stay(tmp_path):
                                                    os.path.basename(second.dump_dir)])
     with open(os.path.join(first.dump_dir, "report.json")) as handle:
         assert json.load(handle)["graph_id"] == first.graph_id
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed (make setup installs it)")
+def test_svgs_are_laid_out_beside_the_compile_not_in_it(tmp_path, monkeypatch):
+    # graphviz made slow: the compile does not wait for it, wait_for_svgs() does, and the SVGs are real
+    real_render = dump_module._render_svg
+
+    def slow_render(*args):
+        time.sleep(0.5)
+        real_render(*args)
+
+    dump_module.wait_for_svgs()  # (what earlier tests queued)
+    monkeypatch.setattr(dump_module, "_render_svg", slow_render)
+    compile_and_compare(tanh_sum, torch.randn(3, 4), grad=False, options={"dump_dir": str(tmp_path),
+                                                                         "target": "numpy"})
+    (report,) = minicomp.reports()
+    stages = len(report.pass_node_counts)
+    assert stages >= 5 and report.compile_seconds < 0.5 * stages
+    dump_module.wait_for_svgs()
+    for stage in report.pass_node_counts:
+        (svg,) = [name for name in os.listdir(report.dump_dir) if re.fullmatch(rf"\d+_{stage}\.svg", name)]
+        assert "<svg" in (tmp_path / report.dump_dir / svg).read_text()
