@@ -37,6 +37,7 @@ class Fuser:
         self.producers = {v: node for node in graph.nodes for v in node.outputs}
         self.binders = {node.attrs["binds"]: node for node in graph.nodes if "binds" in node.attrs}
         self.consumers: dict[Node, list[Node]] = {node: [] for node in graph.nodes}
+        self._compute_producers: dict[Node, tuple] = {}  # the graph does not change while fusing
         self.group_of: dict[Node, Union[Group, Node]] = {}
         self.outputs = {self.root(o) for o in graph.outputs if isinstance(o, Value)}
         for node in graph.nodes:
@@ -50,9 +51,15 @@ class Fuser:
     def root(self, value: Value) -> Value:
         return rules.view_chain(value, self.producers)[0]
 
-    def compute_producers(self, node: Node) -> list[Node]:
+    def compute_producers(self, node: Node) -> tuple:
         """The compute nodes `node` reads from, looking through views and constants, and those that bind
-        the sizes it or those views mention (tensor.item()'s u0): it must run after them."""
+        the sizes it or those views mention (tensor.item()'s u0): it must run after them. Found once per
+        node: every merge the fuser weighs asks again for each node of both groups."""
+        if node not in self._compute_producers:
+            self._compute_producers[node] = tuple(self._find_compute_producers(node))
+        return self._compute_producers[node]
+
+    def _find_compute_producers(self, node: Node) -> list[Node]:
         found = [self.binders[name] for name in sorted(size_symbols(node)) if name in self.binders]
         stack = list(node.inputs)
         while stack:
