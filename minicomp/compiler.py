@@ -77,6 +77,7 @@ def _lower_and_generate(gm: torch.fx.GraphModule, example_inputs: Sequence, opti
     unfused = [graph]
     target = report.target
     parts = {"verify": 0.0, "dump": 0.0}
+    verifying_passes = verifying()
 
     def after_pass(name: str, graph: Graph) -> None:
         start = time.perf_counter()
@@ -88,7 +89,7 @@ def _lower_and_generate(gm: torch.fx.GraphModule, example_inputs: Sequence, opti
         parts["dump"] += time.perf_counter() - start
 
     def check(graph: Graph) -> None:
-        if verifying():
+        if verifying_passes:
             start = time.perf_counter()
             verify(graph)
             parts["verify"] += time.perf_counter() - start

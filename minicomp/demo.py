@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 import minicomp
+from minicomp.report import COMPILE_STAGES
 
 
 class Attention(nn.Module):
@@ -54,9 +55,9 @@ class TransformerBlock(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-# the parts of a compile besides lowering and the passes, as the demo names them (report.COMPILE_STAGES)
-STAGE_LABELS = [("verify", "verification"), ("dump", "dumps"), ("codegen", "code generation"),
-                ("cpp_compiler", "C++ compiler"), ("report", "report"), ("other", "other")]
+# how the demo names the parts of a compile (report.COMPILE_STAGES) other than the passes
+STAGE_LABELS = {"target": "choosing the target", "verify": "verification", "dump": "dumps",
+                "codegen": "code generation", "cpp_compiler": "C++ compiler"}
 
 
 def describe(report: minicomp.CompileReport) -> str:
@@ -64,9 +65,8 @@ def describe(report: minicomp.CompileReport) -> str:
     counts = " -> ".join(f"{stage} {count}" for stage, count in report.pass_node_counts.items())
     fallback = ", ".join(sorted(set(report.fallback_ops))) or "none"
     seconds = report.pass_seconds
-    parts = [("choosing the target", seconds.get("target", 0.0)), ("lowering", seconds.get("lowering", 0.0)),
-             ("passes", sum(report.passes_seconds().values()))]
-    parts += [(label, seconds[key]) for key, label in STAGE_LABELS if key in seconds]
+    parts = [(STAGE_LABELS.get(key, key), seconds[key]) for key in COMPILE_STAGES if key in seconds]
+    parts.insert(2, ("passes", sum(report.passes_seconds().values())))  # (after the target and lowering)
     split = ", ".join(f"{label} {value:.2f} s" for label, value in parts)
     return "\n".join([
         f"graph {report.graph_id} ({report.kind}, target {report.target})",
